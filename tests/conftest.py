@@ -1,0 +1,31 @@
+"""Shared fixtures. Tests run on CPU with one thread; nothing here reads data made by `dvc repro`."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_params() -> dict:
+    """The project's params.yaml (the demo profile) as a dict."""
+    with (REPO / "params.yaml").open() as fh:
+        return yaml.safe_load(fh)
+
+
+@pytest.fixture()
+def tiny_cohort_params(repo_params) -> dict:
+    """The demo 'cohort' section shrunk to a few participants at 4 mm, for fast tests."""
+    params = copy.deepcopy(repo_params["cohort"])
+    params["n_jobs"] = 1
+    params["acquisition"]["voxel_size_mm"] = [4.0, 4.0, 4.0]
+    cohorts = params["cohorts"]
+    train, external = (name for name in cohorts)
+    cohorts[train]["groups"] = {"CN": 2, "AD": 2, "MCI": 1, "CN-MCI": 1, "MCI-AD": 1}
+    cohorts[external]["groups"] = {"CN": 1, "AD": 1}
+    return params
