@@ -35,7 +35,9 @@ def t1w_path(root: str | Path, participant_id: str, session_id: str) -> Path:
     return Path(root) / participant_id / session_id / "anat" / f"{participant_id}_{session_id}_T1w.nii.gz"
 
 
-def _read_tsv(path: Path, required: Iterable[str]) -> pd.DataFrame:
+def read_table(path: str | Path, required: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a BIDS-style TSV (``n/a`` = missing); raise :class:`BIDSError` naming the file on error."""
+    path = Path(path)
     if not path.is_file():
         raise BIDSError(f"{path}: file not found")
     try:
@@ -50,11 +52,11 @@ def _read_tsv(path: Path, required: Iterable[str]) -> pd.DataFrame:
 
 def read_participants(root: str | Path, required: Iterable[str] = ("participant_id",)) -> pd.DataFrame:
     """Read ``participants.tsv``; raise :class:`BIDSError` naming the file if it or a column is missing."""
-    return _read_tsv(participants_path(root), required)
+    return read_table(participants_path(root), required)
 
 
 def read_sessions(
     root: str | Path, participant_id: str, required: Iterable[str] = ("session_id",)
 ) -> pd.DataFrame:
     """Read one participant's ``sessions.tsv``; raise :class:`BIDSError` naming the file on error."""
-    return _read_tsv(sessions_path(root, participant_id), required)
+    return read_table(sessions_path(root, participant_id), required)
