@@ -1,0 +1,54 @@
+"""AD-vs-CN CNN classification on real, synthetic and real + synthetic training sets.
+
+- :mod:`networks`: Conv5_FC3 of Wen et al. (2020) (``baseline``, ``baseline-downsampled``) and a
+  ``small`` CPU variant; :func:`build_classifier`.
+- :mod:`data`: volumes of a split and synthetic volumes, loaded once into memory (:class:`VolumeSet`).
+- :mod:`augment`: the classic-augmentation baseline (MONAI transforms, on the fly).
+- :mod:`train`: Adam + cross-entropy, the epoch of best validation balanced accuracy is kept.
+- :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
+- :mod:`evaluate`: per-participant predictions and summaries over runs.
+- :mod:`checkpoint`: safetensors + JSON.
+"""
+
+from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params
+from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
+from medaug.classify.data import (
+    LABELS,
+    ClassifierDataError,
+    VolumeSet,
+    concatenate,
+    read_model_ready,
+    read_synthetic,
+    require_both_labels,
+    split_volumes,
+    synthetic_volumes,
+)
+from medaug.classify.evaluate import METRIC_NAMES, predict, prediction_metrics, summarize_runs
+from medaug.classify.metrics import (
+    balanced_accuracy_score,
+    classification_metrics,
+    roc_auc_score,
+    sensitivity_score,
+    specificity_score,
+)
+from medaug.classify.networks import (
+    VARIANTS,
+    Conv5FC3,
+    Conv5FC3Config,
+    build_classifier,
+    classifier_config,
+    flatten_size,
+    scaled_fc_features,
+)
+from medaug.classify.train import ClassifierTrainingConfig, TrainingResult, train_classifier
+
+__all__ = [
+    "LABELS", "METRIC_NAMES", "VARIANTS",
+    "AugmentationConfig", "CheckpointError", "ClassicAugmentation", "ClassifierDataError",
+    "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "TrainingResult", "VolumeSet",
+    "augmentation_from_params", "balanced_accuracy_score", "build_classifier", "classification_metrics",
+    "classifier_config", "concatenate", "flatten_size", "load_classifier", "predict", "prediction_metrics",
+    "read_model_ready", "read_synthetic", "require_both_labels", "roc_auc_score", "save_classifier",
+    "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",
+    "synthetic_volumes", "train_classifier",
+]

@@ -1,0 +1,224 @@
+"""Classifier data: real split volumes and synthetic volumes, loaded once into memory tensors.
+
+Class ids: ``CN`` = 0, ``AD`` = 1 (AD is the positive class). Every image of a :class:`VolumeSet`
+has a row in its ``table`` (participant_id, session_id, diagnosis, source), so predictions can be
+traced back to participants.
+
+On-disk layouts are known to two functions only, :func:`read_model_ready` and
+:func:`read_synthetic`; change them there if a producing stage changes its names.
+
+- Real (stage ``preprocess``): ``<prefix>.npy`` float32 (N, D, H, W) + ``<prefix>.tsv``
+  (participant_id, session_id, row), prefix ``<model_ready_dir>/<cohort>/model_ready``.
+- Synthetic (stage ``sample``): ``<synthetic_dir>/<label>/samples.tsv`` (participant_id such as
+  ``syn-AD-000123``, diagnosis, sampler, ...) with either ``samples.npy`` (N, D, H, W) whose rows
+  follow the table (or its ``row`` column), or one NIfTI file per row named by a ``path`` (or
+  ``filename``) column, relative to the label directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from medaug.bids.layout import read_table
+
+LABELS = ("CN", "AD")
+"""Diagnosis of class id 0 and 1; AD is the positive class."""
+
+TABLE_COLUMNS = ["participant_id", "session_id", "diagnosis", "source"]
+SYNTHETIC_TABLE = "samples.tsv"
+SYNTHETIC_STACK = "samples.npy"
+_PATH_COLUMNS = ("path", "filename")
+
+
+class ClassifierDataError(ValueError):
+    """Bad classifier input (missing volume or label, NaN image, empty set); names the file or row."""
+
+
+@dataclass
+class VolumeSet:
+    """Images in memory with their labels.
+
+    Attributes:
+        images: float32 tensor (N, 1, D, H, W).
+        labels: int64 tensor (N,), 0 = CN, 1 = AD.
+        table: N rows, columns :data:`TABLE_COLUMNS`, in image order.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    table: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        n = len(self.table)
+        if self.images.ndim != 5 or self.images.shape[0] != n or self.labels.shape != (n,):
+            raise ValueError(f"inconsistent VolumeSet: images {tuple(self.images.shape)}, "
+                             f"labels {tuple(self.labels.shape)}, {n} table rows")
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def spatial_shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape[2:])
+
+    def counts(self) -> dict[str, int]:
+        """Number of images per diagnosis."""
+        return {label: int((self.labels == i).sum()) for i, label in enumerate(LABELS)}
+
+
+def _checked_labels(diagnosis: pd.Series, where: str) -> np.ndarray:
+    ids = diagnosis.map({label: i for i, label in enumerate(LABELS)})
+    bad = ids.isna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ClassifierDataError(
+            f"{where}: row {row + 1} has diagnosis {diagnosis.iloc[row]!r}, expected one of {list(LABELS)} "
+            f"({int(bad.sum())} such row(s))"
+        )
+    return ids.to_numpy(dtype=np.int64, copy=True)
+
+
+def _checked_volumes(volumes: np.ndarray, table: pd.DataFrame, where: str) -> torch.Tensor:
+    """(N, D, H, W) array -> float32 tensor (N, 1, D, H, W); fails naming the first non-finite image."""
+    volumes = np.ascontiguousarray(volumes, dtype=np.float32)
+    finite = np.isfinite(volumes.reshape(len(volumes), -1)).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ClassifierDataError(f"{where}: volume of {table['participant_id'].iloc[row]} holds NaN or infinite values "
+                                  f"({int((~finite).sum())} such volume(s))")
+    return torch.from_numpy(volumes)[:, None]
+
+
+def read_model_ready(prefix: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """A cohort's memory-mapped stack (N, D, H, W) and its index (participant_id, session_id, row)."""
+    prefix = Path(prefix)
+    array_path, index_path = prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".tsv")
+    if not array_path.is_file():
+        raise ClassifierDataError(f"{array_path}: model-ready stack not found (run the preprocess stage)")
+    index = read_table(index_path, ("participant_id", "session_id", "row"))
+    stack = np.load(array_path, mmap_mode="r")
+    if stack.ndim != 4 or len(index) != stack.shape[0]:
+        raise ClassifierDataError(f"{array_path}: shape {stack.shape} does not match the {len(index)} rows of {index_path}")
+    return stack, index
+
+
+def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, where: str,
+                  source: str = "real") -> VolumeSet:
+    """The volumes of the sessions listed in ``split`` (participant_id, session_id, diagnosis).
+
+    ``where`` names the split file in error messages. Raises :class:`ClassifierDataError` if a
+    session has no volume, a diagnosis is missing or not CN/AD, or a volume is not finite.
+    """
+    missing = {"participant_id", "session_id", "diagnosis"} - set(split.columns)
+    if missing:
+        raise ClassifierDataError(f"{where}: missing column(s) {sorted(missing)}")
+    labels = _checked_labels(split["diagnosis"], where)
+    keys = split[["participant_id", "session_id"]].astype(str)
+    merged = keys.merge(index.astype({"participant_id": str, "session_id": str}),
+                        on=["participant_id", "session_id"], how="left", validate="many_to_one")
+    lacking = merged["row"].isna()
+    if lacking.any():
+        first = merged[lacking].iloc[0]
+        raise ClassifierDataError(f"{where}: no model-ready volume for {int(lacking.sum())} session(s), first "
+                                  f"{first['participant_id']} {first['session_id']}")
+    rows = merged["row"].astype(int).to_numpy()
+    table = pd.DataFrame({"participant_id": keys["participant_id"].to_numpy(),
+                          "session_id": keys["session_id"].to_numpy(),
+                          "diagnosis": split["diagnosis"].to_numpy(), "source": source})
+    volumes = np.stack([stack[r] for r in rows]) if len(rows) else np.zeros((0, *stack.shape[1:]), np.float32)
+    return VolumeSet(_checked_volumes(volumes, table, where), torch.from_numpy(labels), table)
+
+
+def read_synthetic(directory: str | Path) -> tuple[np.ndarray | None, pd.DataFrame]:
+    """One label's synthetic samples: (stack (N, D, H, W) or None if stored as NIfTI, table).
+
+    The table gains a ``row`` column (stack row) or a ``file`` column (absolute NIfTI path).
+    """
+    directory = Path(directory)
+    table_path = directory / SYNTHETIC_TABLE
+    table = read_table(table_path, ("participant_id", "diagnosis"))
+    stack_path = directory / SYNTHETIC_STACK
+    if stack_path.is_file():
+        stack = np.load(stack_path, mmap_mode="r")
+        if "row" not in table.columns:
+            if stack.shape[0] != len(table):
+                raise ClassifierDataError(f"{stack_path}: {stack.shape[0]} volumes but {len(table)} rows in {table_path}")
+            table["row"] = np.arange(len(table))
+        elif len(table) and (table["row"].min() < 0 or table["row"].max() >= stack.shape[0]):
+            raise ClassifierDataError(f"{table_path}: 'row' out of range for {stack_path} ({stack.shape[0]} volumes)")
+        return stack, table
+    column = next((c for c in _PATH_COLUMNS if c in table.columns), None)
+    if column is None:
+        raise ClassifierDataError(f"{directory}: neither {SYNTHETIC_STACK} nor a {'/'.join(_PATH_COLUMNS)} column in {table_path}")
+    table["file"] = [str(p if Path(p).is_absolute() else directory / p) for p in table[column].astype(str)]
+    return None, table
+
+
+def _load_nifti(paths: Sequence[str]) -> np.ndarray:
+    import nibabel as nib
+
+    volumes = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise ClassifierDataError(f"{path}: synthetic volume not found")
+        volumes.append(np.asarray(nib.load(path).dataobj, dtype=np.float32))
+    shapes = {v.shape for v in volumes}
+    if len(shapes) > 1:
+        raise ClassifierDataError(f"synthetic volumes of different shapes {sorted(shapes)}, e.g. {paths[0]}")
+    return np.stack(volumes)
+
+
+def synthetic_volumes(synthetic_dir: str | Path, n_per_label: int, labels: Sequence[str] = LABELS) -> VolumeSet:
+    """The first ``n_per_label`` synthetic samples of each label from ``<synthetic_dir>/<label>/``.
+
+    Raises :class:`ClassifierDataError` if ``n_per_label`` < 1 (an empty synthetic set), a label
+    has fewer samples, or a sample's diagnosis is not its directory's label.
+    """
+    if int(n_per_label) < 1:
+        raise ClassifierDataError(f"{synthetic_dir}: empty synthetic set (n_per_label = {n_per_label})")
+    parts = []
+    for label in labels:
+        directory = Path(synthetic_dir) / label
+        stack, table = read_synthetic(directory)
+        where = str(directory / SYNTHETIC_TABLE)
+        if len(table) < n_per_label:
+            raise ClassifierDataError(f"{where}: {len(table)} synthetic {label} sample(s), {n_per_label} requested")
+        table = table.iloc[: int(n_per_label)].reset_index(drop=True)
+        wrong = table["diagnosis"].astype(str) != label
+        if wrong.any():
+            row = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise ClassifierDataError(f"{where}: row {row + 1} ({table['participant_id'].iloc[row]}) has diagnosis "
+                                      f"{table['diagnosis'].iloc[row]!r} in the {label!r} directory")
+        ids = _checked_labels(table["diagnosis"], where)
+        volumes = stack[table["row"].astype(int).to_numpy()] if stack is not None else _load_nifti(list(table["file"]))
+        frame = pd.DataFrame({"participant_id": table["participant_id"].astype(str),
+                              "session_id": table["session_id"] if "session_id" in table.columns else "n/a",
+                              "diagnosis": table["diagnosis"], "source": "synthetic"})
+        parts.append(VolumeSet(_checked_volumes(volumes, frame, where), torch.from_numpy(ids), frame))
+    return concatenate(parts)
+
+
+def concatenate(parts: Sequence[VolumeSet]) -> VolumeSet:
+    """One set holding the images of ``parts`` in order; all parts must share a spatial shape."""
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        raise ClassifierDataError("no volume set to concatenate")
+    shapes = {p.spatial_shape for p in parts if len(p)}
+    if len(shapes) > 1:
+        raise ClassifierDataError(f"volumes of different shapes cannot be combined: {sorted(shapes)}")
+    return VolumeSet(torch.cat([p.images for p in parts]), torch.cat([p.labels for p in parts]),
+                     pd.concat([p.table for p in parts], ignore_index=True))
+
+
+def require_both_labels(volumes: VolumeSet, name: str) -> None:
+    """Raise :class:`ClassifierDataError` unless ``volumes`` holds at least one image of each label."""
+    absent = [label for label, n in volumes.counts().items() if n == 0]
+    if absent:
+        raise ClassifierDataError(f"{name}: no {' or '.join(absent)} image ({volumes.counts()}); "
+                                  "a classifier needs both labels")

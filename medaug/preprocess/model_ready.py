@@ -1,0 +1,108 @@
+"""Model-ready volumes: down-sampling, min-max rescaling, and the per-cohort memory-mappable stack.
+
+A cohort's model-ready volumes are stored as three files sharing a prefix::
+
+    <prefix>.npy    float32 array (N, D, H, W), one image per row; open with ``mmap_mode="r"``
+    <prefix>.tsv    participant_id, session_id, row   (row = index along the first axis)
+    <prefix>.json   shape, voxel-to-world affine of one volume (RAS mm), template space, voxel size
+
+so a training loop reads ``stack[row]`` without decoding any NIfTI file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from medaug.io import atomic_path, write_json, write_tsv
+
+
+def downsample(volume: np.ndarray, target_shape: Sequence[int], antialias: bool = True) -> np.ndarray:
+    """Trilinear resampling of a 3D volume (D, H, W) to ``target_shape`` (voxel-centre aligned).
+
+    Voxel centres map as in ``torch.nn.functional.interpolate(..., align_corners=False)``: the
+    output grid covers the same field of view with larger voxels. With ``antialias`` the volume is
+    first smoothed with a Gaussian of sigma ``(factor - 1) / 2`` voxels per axis, so a factor of 4
+    averages its whole footprint instead of sampling two voxels out of four.
+    Returns float32 of shape ``target_shape``.
+    """
+    volume = np.asarray(volume, dtype=np.float32)
+    target = np.asarray(target_shape, dtype=int)
+    if volume.ndim != 3 or target.shape != (3,) or np.any(target < 1):
+        raise ValueError(f"expected a 3D volume and a 3D target shape, got {volume.shape} -> {tuple(target)}")
+    factors = np.asarray(volume.shape, dtype=float) / target
+    if antialias and np.any(factors > 1):
+        volume = ndimage.gaussian_filter(volume, sigma=np.maximum(0.0, (factors - 1.0) / 2.0), mode="nearest")
+    axes = [(np.arange(n) + 0.5) * f - 0.5 for n, f in zip(target, factors)]
+    coords = np.meshgrid(*axes, indexing="ij")
+    return ndimage.map_coordinates(volume, coords, order=1, mode="nearest").astype(np.float32)
+
+
+def downsampled_affine(affine: np.ndarray, shape: Sequence[int], target_shape: Sequence[int]) -> np.ndarray:
+    """Voxel-to-world affine of :func:`downsample`'s output, given the input's affine and shape."""
+    factors = np.asarray(shape, dtype=float) / np.asarray(target_shape, dtype=float)
+    voxel_map = np.diag([*factors, 1.0])
+    voxel_map[:3, 3] = (factors - 1.0) / 2.0
+    return np.asarray(affine, dtype=float) @ voxel_map
+
+
+def min_max_rescale(volume: np.ndarray, percentiles: Sequence[float] = (0.0, 100.0)) -> np.ndarray:
+    """Rescale to [0, 1]: ``(x - low) / (high - low)`` with low/high the given percentiles, clipped.
+
+    ``(0, 100)`` is the plain per-image min-max of the thesis. A constant volume raises ``ValueError``.
+    """
+    volume = np.asarray(volume, dtype=np.float32)
+    low, high = (float(v) for v in np.percentile(volume, list(percentiles)))
+    if not high > low:
+        raise ValueError("cannot rescale a constant volume")
+    return np.clip((volume - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def model_ready_volume(volume: np.ndarray, target_shape: Sequence[int] | None, antialias: bool,
+                       percentiles: Sequence[float]) -> np.ndarray:
+    """Down-sample (unless ``target_shape`` is None) then min-max rescale one cropped volume."""
+    if target_shape is not None:
+        volume = downsample(volume, target_shape, antialias)
+    return min_max_rescale(volume, percentiles)
+
+
+def stack_paths(prefix: str | Path) -> tuple[Path, Path, Path]:
+    """(``.npy``, ``.tsv``, ``.json``) paths of a stack."""
+    prefix = Path(prefix)
+    return (prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".tsv"),
+            prefix.with_name(prefix.name + ".json"))
+
+
+def write_stack(prefix: str | Path, volumes: Sequence[np.ndarray], index: pd.DataFrame, metadata: dict) -> None:
+    """Write the (N, D, H, W) float32 stack, its index (row added) and metadata, each atomically.
+
+    ``index`` has one row per volume, in order, with ``participant_id`` and ``session_id``.
+    """
+    if len(volumes) != len(index):
+        raise ValueError(f"{len(volumes)} volumes but {len(index)} index rows")
+    shape = tuple(volumes[0].shape) if len(volumes) else tuple(metadata.get("shape", (0, 0, 0)))
+    array_path, index_path, meta_path = stack_paths(prefix)
+    with atomic_path(array_path) as tmp:
+        stack = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(volumes), *shape))
+        for row, volume in enumerate(volumes):
+            stack[row] = volume
+        stack.flush()
+        del stack
+    index = index.reset_index(drop=True).copy()
+    index["row"] = np.arange(len(index), dtype=int)
+    write_tsv(index, index_path)
+    write_json({**metadata, "shape": list(shape), "n_images": len(volumes), "dtype": "float32"}, meta_path)
+
+
+def load_stack(prefix: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame, dict]:
+    """(stack (N, D, H, W) float32, memory-mapped by default; index table; metadata dict)."""
+    array_path, index_path, meta_path = stack_paths(prefix)
+    stack = np.load(array_path, mmap_mode="r" if mmap else None)
+    index = pd.read_csv(index_path, sep="\t", dtype={"participant_id": str, "session_id": str})
+    metadata = json.loads(meta_path.read_text())
+    return stack, index, metadata

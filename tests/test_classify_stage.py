@@ -1,0 +1,121 @@
+"""Stages train_classifier and evaluate end to end on a tiny cohort written in tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from medaug.classify.data import ClassifierDataError
+from medaug.cohort.leakage import LeakageError
+from pipelines import evaluate as evaluate_stage
+from pipelines import train_classifier as train_stage
+from tests._classify_fixtures import make_classification_cohort
+
+TRAINSETS = ["real", "real-augmented", "synthetic", "real-synthetic"]
+
+
+@pytest.fixture()
+def params(tmp_path: Path) -> dict:
+    return make_classification_cohort(tmp_path)
+
+
+def test_end_to_end_every_training_set(params: dict, tmp_path: Path) -> None:
+    params["runs"] = [0, 1]
+    for trainset in TRAINSETS:
+        for run in params["runs"]:
+            train_stage.run(params, trainset, run)
+    out = Path(params["out_dir"])
+    for trainset in TRAINSETS:
+        for run in (0, 1):
+            folder = out / trainset / f"run-{run}"
+            assert sorted(p.name for p in folder.iterdir()) == [
+                "history.tsv", "model.json", "model.safetensors", "summary.json", "training_set.tsv"]
+    composition = {t: pd.read_csv(out / t / "run-0" / "training_set.tsv", sep="\t")["source"].value_counts().to_dict()
+                   for t in TRAINSETS}
+    assert composition == {"real": {"real": 24}, "real-augmented": {"real": 12}, "synthetic": {"synthetic": 12},
+                           "real-synthetic": {"real": 24, "synthetic": 12}}
+    assert json.loads((out / "real" / "run-1" / "summary.json").read_text())["seed"] == params["seed"] + 1
+
+    metrics = evaluate_stage.run(params)
+    assert metrics == json.loads(Path(params["evaluate"]["metrics"]).read_text())
+    assert sorted(metrics) == sorted(TRAINSETS)
+    for trainset in TRAINSETS:
+        assert sorted(metrics[trainset]) == ["ext", "tiny"]
+        entry = metrics[trainset]["ext"]
+        assert entry["n_runs"] == 2
+        assert set(entry) == {"n_runs", "balanced_accuracy", "sensitivity", "specificity", "roc_auc"}
+        assert 0.0 <= entry["balanced_accuracy"]["mean"] <= 1.0
+    results = Path(params["evaluate"]["results_dir"])
+    predictions = pd.read_csv(results / "predictions.tsv", sep="\t")
+    assert len(predictions) == len(TRAINSETS) * 2 * (8 + 8)  # runs x (tiny test + ext test)
+    assert set(predictions["predicted"]) <= {"CN", "AD"}
+    runs = pd.read_csv(results / "runs.tsv", sep="\t")
+    assert len(runs) == len(TRAINSETS) * 2 * 2
+    mean_ba = runs[(runs.trainset == "real") & (runs.cohort == "ext")]["balanced_accuracy"].mean()
+    assert metrics["real"]["ext"]["balanced_accuracy"]["mean"] == pytest.approx(mean_ba)
+
+
+def test_same_run_twice_gives_the_same_bytes(params: dict) -> None:
+    out = Path(params["out_dir"]) / "real-synthetic" / "run-1"
+    train_stage.run(params, "real-synthetic", 1)
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    train_stage.run(params, "real-synthetic", 1)
+    assert first == {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_leakage_guard_stops_the_stage_before_any_output(params: dict) -> None:
+    splits = Path(params["splits_dir"]) / "tiny"
+    test = pd.read_csv(splits / "test.tsv", sep="\t")
+    train = pd.read_csv(splits / "train.tsv", sep="\t")
+    pd.concat([train, test.iloc[:1]]).to_csv(splits / "train.tsv", sep="\t", index=False)
+    with pytest.raises(LeakageError, match=f"in both 'test' and 'train': {test['participant_id'].iloc[0]}"):
+        train_stage.run(params, "real", 0)
+    assert not Path(params["out_dir"]).exists()
+
+
+def test_external_participant_in_training_is_refused(params: dict) -> None:
+    splits = Path(params["splits_dir"])
+    ext = pd.read_csv(splits / "ext" / "test.tsv", sep="\t")
+    validation = pd.read_csv(splits / "tiny" / "validation.tsv", sep="\t")
+    ext.iloc[:1].assign(participant_id=validation["participant_id"].iloc[0]).pipe(
+        lambda row: pd.concat([ext, row])).to_csv(splits / "ext" / "test.tsv", sep="\t", index=False)
+    with pytest.raises(LeakageError, match="external test set 'ext'"):
+        evaluate_stage.test_cohorts(params)
+
+
+def test_empty_synthetic_set_and_bad_trainsets_are_refused(params: dict) -> None:
+    params["synthetic_trainsets"]["synthetic"] = {"synthetic": 0}
+    with pytest.raises(ClassifierDataError, match="synthetic_trainsets.synthetic: empty synthetic set"):
+        train_stage.run(params, "synthetic", 0)
+    params["real_trainsets"]["sneaky"] = {"real": "train", "synthetic": 2}
+    with pytest.raises(ValueError, match="belong in synthetic_trainsets"):
+        train_stage.run(params, "sneaky", 0)
+    params["real_trainsets"]["nothing"] = {"synthetic": 0}
+    with pytest.raises(ClassifierDataError, match="neither real images nor synthetic images"):
+        train_stage.run(params, "nothing", 0)
+    with pytest.raises(KeyError, match="'missing'"):
+        train_stage.run(params, "missing", 0)
+    params["synthetic_trainsets"]["synthetic"] = {"synthetic": 99}
+    with pytest.raises(ClassifierDataError, match=r"10 synthetic CN sample\(s\), 99 requested"):
+        train_stage.run(params, "synthetic", 0)
+    assert not Path(params["out_dir"]).exists()
+
+
+def test_synthetic_id_equal_to_a_real_participant_is_refused(params: dict) -> None:
+    table_path = Path(params["synthetic_dir"]) / "CN" / "samples.tsv"
+    samples = pd.read_csv(table_path, sep="\t")
+    samples.loc[0, "participant_id"] = "sub-T000"  # a real training participant
+    samples.to_csv(table_path, sep="\t", index=False)
+    with pytest.raises(LeakageError, match="sub-T000"):
+        train_stage.run(params, "synthetic", 0)
+
+
+def test_command_line_reads_a_params_file(params: dict, tmp_path: Path) -> None:
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump({"classify": params}))
+    train_stage.main(["--trainset", "real", "--run", "0", "--params", str(params_file)])
+    assert (Path(params["out_dir"]) / "real" / "run-0" / "model.safetensors").is_file()

@@ -1,0 +1,166 @@
+"""Fast unit tests of medaug.preprocess: template box, input checks, CAPS names, QC, model-ready volumes."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from medaug.preprocess import caps
+from medaug.preprocess.model_ready import downsample, downsampled_affine, load_stack, min_max_rescale, write_stack
+from medaug.preprocess.qc import normalised_cross_correlation, save_qc_montage, template_ncc
+from medaug.preprocess.template import CLINICA_CROP_SHAPE, crop_box, load_template
+from medaug.preprocess.validate import InvalidImageError, load_t1w
+
+
+# --- template and crop box -------------------------------------------------------------------------
+
+def test_crop_box_holds_whole_brain_mask_and_matches_documented_box():
+    template = load_template(1)
+    mask = np.asarray(template.brain_mask.dataobj) > 0
+    box = crop_box(mask, CLINICA_CROP_SHAPE)
+    assert box.start == (14, 13, 0) and box.stop == (183, 221, 179)
+    assert mask[box.slices].sum() == mask.sum()
+    cropped = template.cropped(box)
+    assert cropped.image.shape == CLINICA_CROP_SHAPE
+    # the cropped grid's first voxel sits where the box starts on the full grid (mm)
+    np.testing.assert_allclose(cropped.affine[:3, 3], [-84.0, -121.0, -72.0])
+
+
+def test_crop_box_refuses_a_box_smaller_than_the_brain():
+    mask = np.asarray(load_template(2).brain_mask.dataobj)
+    with pytest.raises(ValueError, match="cannot hold"):
+        crop_box(mask, (40, 104, 90))
+
+
+# --- input validation ------------------------------------------------------------------------------
+
+def _save(path: Path, data: np.ndarray, affine: np.ndarray | None = None) -> Path:
+    nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0]) if affine is None else affine), path)
+    return path
+
+
+def _good(shape=(20, 24, 22)) -> np.ndarray:
+    return np.random.default_rng(0).uniform(0, 100, shape).astype(np.float32)
+
+
+def test_load_t1w_accepts_a_good_image_and_a_singleton_4d(tmp_path):
+    assert load_t1w(_save(tmp_path / "a.nii.gz", _good())).shape == (20, 24, 22)
+    assert load_t1w(_save(tmp_path / "b.nii.gz", _good()[..., None])).shape == (20, 24, 22)
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("truncated", "truncated"), ("garbage", "unreadable"), ("4d", "3D"), ("nan", "NaN/Inf"), ("inf", "NaN/Inf"),
+     ("empty", "empty"), ("missing", "not found"), ("shear", "shear")],
+)
+def test_load_t1w_rejects_bad_input_with_the_file_name(tmp_path, case, message):
+    path = tmp_path / f"sub-{case}_T1w.nii.gz"
+    if case == "truncated":
+        _save(path, _good())
+        path.write_bytes(path.read_bytes()[:400])
+    elif case == "garbage":
+        path.write_bytes(gzip.compress(b"not a nifti file at all" * 20))
+    elif case == "4d":
+        _save(path, np.stack([_good()] * 3, axis=-1))
+    elif case in ("nan", "inf"):
+        data = _good()
+        data[3, 4, 5] = np.nan if case == "nan" else np.inf
+        _save(path, data)
+    elif case == "empty":
+        _save(path, np.zeros((20, 24, 22), np.float32))
+    elif case == "shear":
+        affine = np.diag([2.0, 2.0, 2.0, 1.0])
+        affine[0, 1] = 0.5
+        _save(path, _good(), affine)
+    with pytest.raises(InvalidImageError) as info:
+        load_t1w(path)
+    assert str(path) in str(info.value) and message in str(info.value)
+
+
+# --- CAPS names ------------------------------------------------------------------------------------
+
+def test_caps_paths_follow_clinica_naming(tmp_path):
+    crop = caps.crop_image_path(tmp_path, "sub-01", "ses-M000", "MNI152NLin2009aSym")
+    assert crop.relative_to(tmp_path).as_posix() == (
+        "subjects/sub-01/ses-M000/t1_linear/sub-01_ses-M000_space-MNI152NLin2009aSym_desc-Crop_res-1x1x1_T1w.nii.gz")
+    assert caps.affine_path(tmp_path, "sub-01", "ses-M000", "X").name == "sub-01_ses-M000_space-X_res-1x1x1_affine.mat"
+
+
+def test_find_crop_image_accepts_any_template_space(tmp_path):
+    path = caps.crop_image_path(tmp_path, "sub-01", "ses-M000", "MNI152NLin2009cSym")
+    path.parent.mkdir(parents=True)
+    path.touch()
+    assert caps.find_crop_image(tmp_path, "sub-01", "ses-M000") == path
+    assert caps.find_crop_image(tmp_path, "sub-02", "ses-M000") is None
+    assert caps.list_crop_sessions(tmp_path) == [("sub-01", "ses-M000")]
+
+
+# --- QC ----------------------------------------------------------------------------------------------
+
+def test_ncc_is_one_for_affine_intensity_change_and_minus_one_for_negation():
+    rng = np.random.default_rng(1)
+    image, mask = rng.normal(size=(10, 10, 10)), np.ones((10, 10, 10), bool)
+    assert normalised_cross_correlation(3 * image + 7, image, mask) == pytest.approx(1.0)
+    assert normalised_cross_correlation(-image, image, mask) == pytest.approx(-1.0)
+    assert abs(normalised_cross_correlation(rng.normal(size=image.shape), image, mask)) < 0.1
+
+
+def test_template_ncc_resamples_the_template_onto_another_grid():
+    template = load_template(2)
+    box = crop_box(np.asarray(template.brain_mask.dataobj), (80, 100, 88))
+    cropped = template.cropped(box)
+    assert template_ncc(cropped.image, template.image, template.brain_mask) == pytest.approx(1.0, abs=1e-6)
+    shifted = nib.Nifti1Image(np.roll(np.asarray(cropped.image.dataobj), 4, axis=1), cropped.affine)
+    assert template_ncc(shifted, template.image, template.brain_mask) < 0.9
+
+
+def test_qc_montage_is_a_png_with_one_row_per_image(tmp_path):
+    mask = np.zeros((12, 14, 10))
+    mask[3:9, 3:11, 2:8] = 1
+    volumes = [np.random.default_rng(i).uniform(size=mask.shape) for i in range(3)]
+    path = tmp_path / "qc.png"
+    save_qc_montage(path, volumes, mask, ["a", "b", "c"], [False, True, False], row_height_px=28)
+    import matplotlib.image
+
+    picture = matplotlib.image.imread(path)
+    assert picture.shape[0] >= 3 * 28 and picture.shape[1] > picture.shape[0] / 3
+
+
+# --- model-ready volumes -----------------------------------------------------------------------------
+
+def test_downsample_keeps_constants_and_the_field_of_view():
+    volume = np.full((16, 20, 12), 5.0, np.float32)
+    small = downsample(volume, (4, 5, 3))
+    assert small.shape == (4, 5, 3) and small.dtype == np.float32
+    np.testing.assert_allclose(small, 5.0, rtol=1e-6)
+    # a linear ramp along x is sampled at the down-sampled voxel centres
+    ramp = np.broadcast_to(np.arange(16, dtype=np.float32)[:, None, None], (16, 20, 12))
+    np.testing.assert_allclose(downsample(ramp, (8, 10, 6), antialias=False)[:, 0, 0], np.arange(8) * 2 + 0.5)
+    affine = np.diag([1.0, 1.0, 1.0, 1.0])
+    low = downsampled_affine(affine, (16, 20, 12), (8, 10, 6))
+    np.testing.assert_allclose(low[:3, 3], [0.5, 0.5, 0.5])  # centre of the first 2x2x2 block
+    np.testing.assert_allclose(np.diag(low)[:3], [2.0, 2.0, 2.0])
+
+
+def test_min_max_rescale_maps_to_unit_range():
+    out = min_max_rescale(np.array([[[2.0, 4.0], [6.0, 10.0]]]))
+    np.testing.assert_allclose(out.ravel(), [0.0, 0.25, 0.5, 1.0])
+    with pytest.raises(ValueError):
+        min_max_rescale(np.ones((2, 2, 2)))
+
+
+def test_stack_round_trip_is_memory_mapped(tmp_path):
+    volumes = [np.full((3, 4, 5), i, np.float32) for i in range(3)]
+    index = pd.DataFrame({"participant_id": ["sub-a", "sub-b", "sub-c"], "session_id": ["ses-M000"] * 3})
+    write_stack(tmp_path / "model_ready", volumes, index, {"space": "X"})
+    stack, table, meta = load_stack(tmp_path / "model_ready")
+    assert isinstance(stack, np.memmap) and stack.shape == (3, 3, 4, 5) and stack.dtype == np.float32
+    assert list(table["row"]) == [0, 1, 2] and table.loc[2, "participant_id"] == "sub-c"
+    assert float(stack[table.loc[1, "row"]].mean()) == 1.0
+    assert meta["space"] == "X" and meta["n_images"] == 3 and meta["shape"] == [3, 4, 5]
+    assert not list(tmp_path.glob(".tmp-*"))
