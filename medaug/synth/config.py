@@ -46,7 +46,7 @@ class SiteConfig:
     intensity_scale: float = 1000.0
     contrast_gamma: float = 1.0
     noise_std: float = 0.03
-    bias_std: float = 0.15
+    bias_std: float = 0.1
     orientation: str = "RAS"
     voxel_aspect: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
@@ -81,9 +81,9 @@ class AnatomyConfig:
     gm_loss_per_decade: float = 0.04
     ventricle_growth_per_decade: float = 0.06
     ad_gm_loss: float = 0.04
-    ad_mtl_loss: float = 0.3
-    ad_mtl_shrink: float = 0.12
-    ad_ventricle_growth: float = 0.15
+    ad_mtl_loss: float = 0.6
+    ad_mtl_shrink: float = 0.3
+    ad_ventricle_growth: float = 0.25
     head_shell: bool = True
 
 
