@@ -20,6 +20,17 @@ import pandas as pd
 _TMP_PREFIX = ".tmp-"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _ordinary_permissions(path: Path, directory: bool) -> None:
+    # mkstemp / mkdtemp create private entries (0600 / 0700); outputs get the usual umask mode.
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` when the block succeeds.
@@ -36,6 +47,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            _ordinary_permissions(tmp, directory=False)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -54,6 +67,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX + path.name + "-", dir=path.parent))
     try:
         yield tmp
+        _ordinary_permissions(tmp, directory=True)
         if path.exists():
             old = path.with_name(_TMP_PREFIX + path.name + "-old")
             shutil.rmtree(old, ignore_errors=True)

@@ -32,6 +32,7 @@ from medaug.classify import (
     predict,
     prediction_metrics,
     read_model_ready,
+    qc_excluded_sessions,
     split_volumes,
     summarize_runs,
 )
@@ -56,8 +57,9 @@ def test_cohorts(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
     for name, (table, path) in tables.items():
         if table is None:
             raise FileNotFoundError(f"{path}: test split not found")
-        stack, index = read_model_ready(str(params["model_ready"]).format(cohort=name))
-        cohorts[name] = split_volumes(stack, index, table, str(path))
+        prefix = str(params["model_ready"]).format(cohort=name)
+        stack, index = read_model_ready(prefix)
+        cohorts[name] = split_volumes(stack, index, table, str(path), excluded=qc_excluded_sessions(prefix))
     return cohorts
 
 

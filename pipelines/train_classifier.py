@@ -37,6 +37,7 @@ from medaug.classify import (
     concatenate,
     read_model_ready,
     save_classifier,
+    qc_excluded_sessions,
     split_volumes,
     synthetic_volumes,
     train_classifier,
@@ -86,8 +87,10 @@ def split_set(params: Mapping[str, Any], splits: Mapping[str, pd.DataFrame], spl
     cohort = params["training_cohort"]
     if split not in splits:
         raise ClassifierDataError(f"{Path(params['splits_dir']) / cohort}: no split {split!r} (found {sorted(splits)})")
-    stack, index = read_model_ready(str(params["model_ready"]).format(cohort=cohort))
-    return split_volumes(stack, index, splits[split], str(Path(params["splits_dir"]) / cohort / f"{split}.tsv"))
+    prefix = str(params["model_ready"]).format(cohort=cohort)
+    stack, index = read_model_ready(prefix)
+    return split_volumes(stack, index, splits[split], str(Path(params["splits_dir"]) / cohort / f"{split}.tsv"),
+                         excluded=qc_excluded_sessions(prefix))
 
 
 def build_training_set(params: Mapping[str, Any], spec: Mapping[str, Any],

@@ -136,3 +136,21 @@ def test_a_set_without_one_label_is_refused(cohort: dict) -> None:
     both = concatenate([only_cn, synthetic_volumes(cohort["synthetic_dir"], 2)])
     require_both_labels(both, "training set")
     assert len(both) == 12 + 4
+
+
+def test_sessions_left_out_by_qc_are_dropped_and_others_still_fail(cohort: dict, tmp_path) -> None:
+    from medaug.classify.data import qc_excluded_sessions
+
+    stack, index = _stack(cohort)
+    train = _split(cohort, "train")
+    first = train.iloc[0]
+    keep = index[~((index.participant_id == first.participant_id) & (index.session_id == first.session_id))]
+    images = pd.DataFrame({"participant_id": [first.participant_id], "session_id": [first.session_id],
+                           "in_model_ready": [False]})
+    images.to_csv(tmp_path / "images.tsv", sep="\t", index=False)
+    excluded = qc_excluded_sessions(tmp_path / "model_ready")
+    assert excluded == {(first.participant_id, first.session_id)}
+    volumes = split_volumes(stack, keep, train, "train.tsv", excluded=excluded)
+    assert len(volumes.table) == len(train) - 1
+    with pytest.raises(ClassifierDataError, match="no model-ready volume"):
+        split_volumes(stack, keep, train, "train.tsv")

@@ -17,6 +17,7 @@ from medaug.classify.data import (
     ClassifierDataError,
     VolumeSet,
     concatenate,
+    qc_excluded_sessions,
     read_model_ready,
     read_synthetic,
     require_both_labels,
@@ -49,6 +50,6 @@ __all__ = [
     "augmentation_from_params", "balanced_accuracy_score", "build_classifier", "classification_metrics",
     "classifier_config", "concatenate", "flatten_size", "load_classifier", "predict", "prediction_metrics",
     "read_model_ready", "read_synthetic", "require_both_labels", "roc_auc_score", "save_classifier",
-    "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",
+    "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",
     "synthetic_volumes", "train_classifier",
 ]

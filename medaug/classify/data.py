@@ -17,6 +17,8 @@ On-disk layouts are known to two functions only, :func:`read_model_ready` and
 
 from __future__ import annotations
 
+import sys
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,16 +110,38 @@ def read_model_ready(prefix: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     return stack, index
 
 
+def qc_excluded_sessions(prefix: str | Path) -> set[tuple[str, str]]:
+    """Sessions the preprocess stage left out of the model-ready stack on purpose (QC flag).
+
+    Read from ``images.tsv`` next to the stack (column ``in_model_ready``); empty if absent.
+    """
+    path = Path(prefix).parent / "images.tsv"
+    if not path.is_file():
+        return set()
+    table = read_table(path, ("participant_id", "session_id", "in_model_ready"))
+    left_out = table[~table["in_model_ready"].astype(str).str.lower().isin(["true", "1"])]
+    return set(zip(left_out["participant_id"].astype(str), left_out["session_id"].astype(str)))
+
+
 def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, where: str,
-                  source: str = "real") -> VolumeSet:
+                  source: str = "real", excluded: set[tuple[str, str]] = frozenset()) -> VolumeSet:
     """The volumes of the sessions listed in ``split`` (participant_id, session_id, diagnosis).
 
-    ``where`` names the split file in error messages. Raises :class:`ClassifierDataError` if a
-    session has no volume, a diagnosis is missing or not CN/AD, or a volume is not finite.
+    ``where`` names the split file in error messages. Sessions in ``excluded`` (left out by the
+    preprocessing QC, see :func:`qc_excluded_sessions`) are dropped with a message on stderr.
+    Raises :class:`ClassifierDataError` if another session has no volume, a diagnosis is missing
+    or not CN/AD, or a volume is not finite.
     """
     missing = {"participant_id", "session_id", "diagnosis"} - set(split.columns)
     if missing:
         raise ClassifierDataError(f"{where}: missing column(s) {sorted(missing)}")
+    if excluded:
+        keys = list(zip(split["participant_id"].astype(str), split["session_id"].astype(str)))
+        dropped = [key for key in keys if key in excluded]
+        if dropped:
+            print(f"{where}: {len(dropped)} session(s) left out by preprocessing QC: "
+                  f"{', '.join(p for p, _ in dropped)}", file=sys.stderr)
+            split = split[[key not in excluded for key in keys]]
     labels = _checked_labels(split["diagnosis"], where)
     keys = split[["participant_id", "session_id"]].astype(str)
     merged = keys.merge(index.astype({"participant_id": str, "session_id": str}),
