@@ -1,0 +1,180 @@
+"""Vanilla VAE (the base the RHVAE and the geometry-aware VAE build on).
+
+Generative model (thesis ch. 1, sec. 1.2): z ~ N(0, I_d), x | z ~ N(mu_theta(z), s^2 I_D) with
+``s = observation_std``; posterior q_phi(z|x) = N(mu_phi(x), diag(exp(log_var_phi(x)))).
+The ELBO uses the analytic KL divergence: ELBO = log p(x|z) - KL(q(z|x) || p(z)), z reparametrised.
+Every term is returned per sample, in nats, so a training loop can check each one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from medaug.models.networks import NetworkConfig, build_decoder, build_encoder, check_input, config_from_dict
+
+__all__ = [
+    "VAEConfig",
+    "ModelOutput",
+    "VAE",
+    "gaussian_log_likelihood",
+    "standard_normal_log_density",
+    "encode_dataset",
+]
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def gaussian_log_likelihood(x: Tensor, mean: Tensor, std: float) -> Tensor:
+    """log N(x; mean, std^2 I) summed over all non-batch axes: (B, ...) -> (B,)."""
+    n_values = x[0].numel()
+    squared = (x - mean).pow(2).flatten(1).sum(1)
+    return -0.5 * squared / std**2 - n_values * (math.log(std) + 0.5 * LOG_2PI)
+
+
+def standard_normal_log_density(z: Tensor) -> Tensor:
+    """log N(z; 0, I): (B, d) -> (B,)."""
+    return -0.5 * (z.pow(2).sum(-1) + z.shape[-1] * LOG_2PI)
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """A vanilla VAE: the networks and the observation noise.
+
+    Attributes:
+        network: encoder / decoder sizes.
+        observation_std: s in p(x|z) = N(mu_theta(z), s^2 I); s = 1 matches Pythae's MSE losses.
+    """
+
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    observation_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.network, dict):
+            object.__setattr__(self, "network", NetworkConfig.from_dict(self.network))
+        if self.observation_std <= 0:
+            raise ValueError(f"observation_std must be positive, got {self.observation_std}")
+
+    def to_dict(self) -> dict[str, Any]:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["network"] = self.network.to_dict()
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        return config_from_dict(cls, dict(values))
+
+
+@dataclass
+class ModelOutput:
+    """What a forward pass returns.
+
+    Attributes:
+        loss: -mean(elbo), the scalar to minimise.
+        elbo: per-sample ELBO estimate, (B,).
+        terms: per-sample terms of the ELBO, name -> (B,); see each model's docstring for signs.
+        z: the latent code decoded for the reconstruction, (B, d).
+        reconstruction: mu_theta(z), (B, C, *S).
+    """
+
+    loss: Tensor
+    elbo: Tensor
+    terms: dict[str, Tensor]
+    z: Tensor
+    reconstruction: Tensor
+
+
+class VAE(nn.Module):
+    """Vanilla VAE: ``encode`` (B, C, *S) -> (mean, log_var) (B, d); ``decode`` (B, d) -> (B, C, *S).
+
+    ``forward(x)`` returns a :class:`ModelOutput` with terms ``reconstruction`` (log p(x|z)) and
+    ``kl`` (KL(q(z|x) || N(0, I))); ELBO = reconstruction - kl.
+    """
+
+    model_type = "vae"
+    config_class = VAEConfig
+    #: Whether evaluating the ELBO in eval mode needs :meth:`fit_metric` to have run first.
+    metric_needed_for_evaluation = False
+
+    def __init__(self, config: VAEConfig | None = None) -> None:
+        super().__init__()
+        self.config = config if config is not None else self.config_class()
+        self.encoder = build_encoder(self.config.network)
+        self.decoder = build_decoder(self.config.network)
+
+    @property
+    def latent_size(self) -> int:
+        return self.config.network.latent_size
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise ``ValueError`` unless x is a finite (B, C, *S) batch of the configured shape."""
+        check_input(x, self.config.network.in_shape)
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior parameters: (B, C, *S) -> mean (B, d), log-variance (B, d)."""
+        self.check_input(x)
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """mu_theta(z): (B, d) -> (B, C, *S)."""
+        return self.decoder(z)
+
+    def reconstruction_log_likelihood(self, x: Tensor, reconstruction: Tensor) -> Tensor:
+        """log p(x|z) given mu_theta(z): (B,)."""
+        return gaussian_log_likelihood(x, reconstruction, self.config.observation_std)
+
+    def forward(self, x: Tensor) -> ModelOutput:
+        mean, log_var = self.encode(x)
+        z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
+        reconstruction = self.decode(z)
+        log_likelihood = self.reconstruction_log_likelihood(x, reconstruction)
+        kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(-1)
+        elbo = log_likelihood - kl
+        return ModelOutput(
+            loss=-elbo.mean(),
+            elbo=elbo,
+            terms={"reconstruction": log_likelihood, "kl": kl},
+            z=z,
+            reconstruction=reconstruction,
+        )
+
+    def fit_metric(self, data: Tensor, batch_size: int = 25) -> None:
+        """Build the latent metric from the training set after training; a plain VAE has none."""
+
+
+@torch.no_grad()
+def encode_dataset(model: nn.Module, data: Tensor, batch_size: int, with_metric_network: bool = False):
+    """Encode a whole data set in eval mode, batch by batch, on the model's device.
+
+    Args:
+        model: a VAE-like model with ``encode`` (and ``metric_network`` if asked).
+        data: (N, C, *S) on any device.
+        batch_size: items per forward pass.
+        with_metric_network: also return L_psi(x) (N, d, d).
+
+    Returns:
+        means (N, d), log-variances (N, d)[, cholesky (N, d, d)], on the model's device.
+    """
+    if data.shape[0] == 0:
+        raise ValueError("cannot encode an empty data set")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    means, log_vars, factors = [], [], []
+    try:
+        for start in range(0, data.shape[0], batch_size):
+            batch = data[start : start + batch_size].to(device)
+            mean, log_var = model.encode(batch)
+            means.append(mean)
+            log_vars.append(log_var)
+            if with_metric_network:
+                factors.append(model.metric_network(batch))
+    finally:
+        model.train(was_training)
+    result = (torch.cat(means), torch.cat(log_vars))
+    return result + (torch.cat(factors),) if with_metric_network else result

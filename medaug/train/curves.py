@@ -1,0 +1,53 @@
+"""Training curves: one row per epoch, written as a TSV table and a PNG figure (both atomic)."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from medaug.io import atomic_path, write_tsv
+
+__all__ = ["write_training_curves"]
+
+
+def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.PathLike, png_path: str | os.PathLike | None, best_epoch: int | None = None) -> None:
+    """Write ``history`` (dicts with at least ``epoch`` and ``train_elbo``; ``val_elbo`` optional).
+
+    ``png_path`` None writes the table only.
+    The figure plots the per-sample ELBO (nats) of the training set and, when present, of the
+    validation set against the epoch, and marks the selected (best) epoch.
+    """
+    frame = pd.DataFrame(history)
+    write_tsv(frame, tsv_path)
+    if png_path is None:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 4.0), dpi=100)
+    if not frame.empty:
+        ax.plot(frame["epoch"], frame["train_elbo"], label="train ELBO")
+        if "val_elbo" in frame and frame["val_elbo"].notna().any():
+            ax.plot(frame["epoch"], frame["val_elbo"], label="validation ELBO")
+        if best_epoch is not None and best_epoch > 0:
+            ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"selected epoch {best_epoch}")
+        finite = pd.concat([frame["train_elbo"], frame.get("val_elbo", pd.Series(dtype=float))]).replace([math.inf, -math.inf], math.nan).dropna()
+        if len(finite) > 4:
+            # the first epochs can be orders of magnitude below the rest; keep the plateau readable
+            low, high = finite.quantile(0.1), finite.max()
+            margin = 0.05 * (high - low) if high > low else 1.0
+            ax.set_ylim(low - margin, high + margin)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("ELBO per sample (nats)")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(png_path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(png_path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
