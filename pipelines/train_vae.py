@@ -40,7 +40,7 @@ def load_label_volumes(stack_prefix: str | Path, split_table: str | Path, label:
     The only place that knows the on-disk layout; adapt it here if the layout changes.
     Raises ``ValueError`` naming the sessions of the split that the stack lacks.
     """
-    from medaug.preprocess.model_ready import load_stack
+    from medaug.preprocess.model_ready import load_stack, qc_excluded_sessions
 
     stack, index, _ = load_stack(stack_prefix)
     split = pd.read_csv(split_table, sep="\t", dtype={"participant_id": str, "session_id": str})
@@ -48,6 +48,12 @@ def load_label_volumes(stack_prefix: str | Path, split_table: str | Path, label:
     if missing_columns:
         raise ValueError(f"{split_table}: missing columns {sorted(missing_columns)}")
     rows = split[split["diagnosis"] == label][["participant_id", "session_id"]]
+    excluded = qc_excluded_sessions(stack_prefix)  # left out of the stack by the preprocessing QC
+    if excluded:
+        keep = [(p, s) not in excluded for p, s in zip(rows["participant_id"], rows["session_id"])]
+        if not all(keep):
+            logger.warning("%s: %d %s session(s) left out by preprocessing QC", split_table, keep.count(False), label)
+        rows = rows[keep]
     merged = rows.merge(index, on=["participant_id", "session_id"], how="left", validate="one_to_one")
     if merged["row"].isna().any():
         lacking = merged[merged["row"].isna()][["participant_id", "session_id"]].astype(str).agg("/".join, axis=1)

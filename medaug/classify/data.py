@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from medaug.bids.layout import read_table
+from medaug.preprocess.model_ready import qc_excluded_sessions  # noqa: F401  (re-exported)
 
 LABELS = ("CN", "AD")
 """Diagnosis of class id 0 and 1; AD is the positive class."""
@@ -108,19 +109,6 @@ def read_model_ready(prefix: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     if stack.ndim != 4 or len(index) != stack.shape[0]:
         raise ClassifierDataError(f"{array_path}: shape {stack.shape} does not match the {len(index)} rows of {index_path}")
     return stack, index
-
-
-def qc_excluded_sessions(prefix: str | Path) -> set[tuple[str, str]]:
-    """Sessions the preprocess stage left out of the model-ready stack on purpose (QC flag).
-
-    Read from ``images.tsv`` next to the stack (column ``in_model_ready``); empty if absent.
-    """
-    path = Path(prefix).parent / "images.tsv"
-    if not path.is_file():
-        return set()
-    table = read_table(path, ("participant_id", "session_id", "in_model_ready"))
-    left_out = table[~table["in_model_ready"].astype(str).str.lower().isin(["true", "1"])]
-    return set(zip(left_out["participant_id"].astype(str), left_out["session_id"].astype(str)))
 
 
 def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, where: str,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from medaug.bids.layout import read_table
 from medaug.io import atomic_path, write_json, write_tsv
 
 
@@ -106,3 +107,16 @@ def load_stack(prefix: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.Da
     index = pd.read_csv(index_path, sep="\t", dtype={"participant_id": str, "session_id": str})
     metadata = json.loads(meta_path.read_text())
     return stack, index, metadata
+
+
+def qc_excluded_sessions(prefix: str | Path) -> set[tuple[str, str]]:
+    """Sessions the preprocess stage left out of the model-ready stack on purpose (QC flag).
+
+    Read from ``images.tsv`` next to the stack (column ``in_model_ready``); empty if absent.
+    """
+    path = Path(prefix).parent / "images.tsv"
+    if not path.is_file():
+        return set()
+    table = read_table(path, ("participant_id", "session_id", "in_model_ready"))
+    left_out = table[~table["in_model_ready"].astype(str).str.lower().isin(["true", "1"])]
+    return set(zip(left_out["participant_id"].astype(str), left_out["session_id"].astype(str)))
