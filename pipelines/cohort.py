@@ -12,6 +12,7 @@ import sys
 from medaug.io import write_json
 from medaug.synth import CohortConfig, SynthConfigError, generate_cohorts
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,4 +33,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage(main))

@@ -15,6 +15,8 @@ and the ``test`` table of each external cohort (after the leakage guard). Writes
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import json
 from collections.abc import Mapping
@@ -38,6 +40,7 @@ from medaug.classify import (
 )
 from medaug.io import write_json, write_tsv
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 from pipelines.train_classifier import TRAINSET_GROUPS, checked_splits
 
 PREDICTION_COLUMNS = ["trainset", "run", "cohort", "participant_id", "session_id", "diagnosis",
@@ -109,4 +112,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_stage(main))

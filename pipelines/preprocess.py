@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 
 
 def _settings(params: dict, caps_dir: Path):
@@ -84,4 +85,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_stage(main))

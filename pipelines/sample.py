@@ -17,6 +17,8 @@ so a classifier training set can point its ``synthetic_dir`` at ``<out_dir>/by_s
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import logging
 import time
@@ -43,6 +45,7 @@ from medaug.sampling.synthesize import (
     write_synthetic_volumes,
 )
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 from pipelines.train_vae import load_label_volumes
 
 logger = logging.getLogger("pipelines.sample")
@@ -173,4 +176,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_stage(main))

@@ -12,6 +12,8 @@ Usage: ``python -m pipelines.split [--params params.yaml]``
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import re
 from collections.abc import Mapping
@@ -32,6 +34,7 @@ from medaug.cohort import (
 )
 from medaug.io import atomic_directory, write_json, write_tsv
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 
 LABELS_DIR = "labels"
 ROLES = ("training", "external")
@@ -145,4 +148,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_stage(main))

@@ -19,6 +19,8 @@ Writes the folder ``<out_dir>/<trainset>/run-<k>/`` atomically: ``model.safetens
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import re
 from collections.abc import Mapping
@@ -45,6 +47,7 @@ from medaug.classify import (
 from medaug.cohort import check_no_leakage, check_split_directories
 from medaug.io import atomic_directory, write_json, write_tsv
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 
 TRAINSET_GROUPS = ("real_trainsets", "synthetic_trainsets")
 TRAINSET_KEYS = {"real", "synthetic", "synthetic_dir", "augmentation"}
@@ -157,4 +160,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_stage(main))

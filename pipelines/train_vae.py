@@ -12,6 +12,8 @@ the DVC outputs (DVC deletes outputs before it reruns a stage), so a killed run 
 
 from __future__ import annotations
 
+import sys
+
 import argparse
 import logging
 from pathlib import Path
@@ -28,6 +30,7 @@ from medaug.models.rhvae import RHVAE, RHVAEConfig
 from medaug.models.vae import VAE, VAEConfig
 from medaug.train import TrainingConfig, train_model
 from pipelines._params import load_params
+from pipelines._timing import run_stage
 
 logger = logging.getLogger("pipelines.train_vae")
 
@@ -114,4 +117,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_stage(main))

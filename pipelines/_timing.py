@@ -1,0 +1,73 @@
+"""Wall-clock time of a stage script, written as a small JSON metric.
+
+Use it as a context manager around a stage's work, or as a decorator on its ``main``::
+
+    with stage_timer("train_vae@AD"):
+        ...
+
+    @stage_timer("evaluate")
+    def main(argv=None): ...
+
+On success it writes (atomically) ``path`` with ``{"stage", "seconds", "started", "finished"}``;
+``started`` / ``finished`` are ISO 8601 times in UTC. A stage that raises writes nothing, so a
+timing file always belongs to a run whose outputs exist. The default path is
+``metrics/timings/{name}.json`` (``{name}`` filled in), which the report stage tabulates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from medaug.io import write_json
+
+DEFAULT_TIMING_PATH = "metrics/timings/{name}.json"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+class stage_timer(contextlib.ContextDecorator):  # noqa: N801 - used like a function
+    """Record the wall seconds of a block (or of each call of a decorated function) under ``name``."""
+
+    def __init__(self, name: str, path: str | Path = DEFAULT_TIMING_PATH) -> None:
+        if not name or "/" in name or "\\" in name:
+            raise ValueError(f"stage_timer: invalid stage name {name!r} (non-empty, no path separator)")
+        self.name = name
+        self.path = Path(str(path).format(name=name))
+        self.seconds: float | None = None
+
+    def __enter__(self) -> stage_timer:
+        self._started = datetime.now(timezone.utc)
+        self._clock = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            return False
+        self.seconds = time.perf_counter() - self._clock
+        write_json({"stage": self.name, "seconds": round(self.seconds, 3),
+                    "started": _iso(self._started), "finished": _iso(datetime.now(timezone.utc))}, self.path)
+        return False
+
+
+def run_stage(main) -> int:
+    """Run a stage script's ``main()`` and return its exit code.
+
+    Under ``dvc repro`` (which sets ``DVC_STAGE`` to the stage's address, e.g. ``train_vae@AD``)
+    the wall time goes to ``metrics/timings/<address>.json``; a stage that fails (raises or returns
+    a non-zero code) writes no timing.
+    """
+    name = os.environ.get("DVC_STAGE")
+    if not name:
+        return int(main() or 0)
+    timer = stage_timer(name.replace("/", "_").replace(":", "_"))
+    timer.__enter__()
+    code = int(main() or 0)
+    if code == 0:
+        timer.__exit__(None, None, None)
+    return code
