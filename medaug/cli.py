@@ -47,6 +47,19 @@ def _cmd_align(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from medaug.convert import ClinicaMissingError, ConvertInputError, convert_study
+
+    try:
+        bids = convert_study(args.study, args.raw_dir, args.clinical_dir, args.bids_dir, n_procs=args.n_procs,
+                             subjects_list=args.subjects_list, modalities=args.modalities)
+    except (ClinicaMissingError, ConvertInputError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote BIDS dataset {bids}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"medaug {__import__('medaug').__version__}")
@@ -67,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("output", help="output NIfTI path")
     align.add_argument("--voxel-size", type=float, default=1.0, help="voxel size in mm (default: %(default)s)")
     align.set_defaults(func=_cmd_align)
+
+    convert = sub.add_parser(
+        "convert", help="convert an ADNI, AIBL or OASIS-1 download to BIDS with clinica (optional extra)",
+        description="Run clinica's adni-to-bids, aibl-to-bids or oasis-to-bids converter on a download. "
+                    'Needs clinica: python -m pip install -e ".[clinica]".')
+    convert.add_argument("study", choices=["adni", "aibl", "oasis"], help="which converter")
+    convert.add_argument("raw_dir", help="the image download (DICOM for ADNI/AIBL, OAS1_*_MR1 folders for OASIS)")
+    convert.add_argument("clinical_dir", help="folder of the study's clinical tables (CSV / XLSX)")
+    convert.add_argument("bids_dir", help="output BIDS folder, e.g. data/bids/adni")
+    convert.add_argument("--n-procs", type=int, default=1, help="worker processes clinica uses (default: %(default)s)")
+    convert.add_argument("--subjects-list", default=None, help="ADNI only: text file of subject ids to convert")
+    convert.add_argument("--modalities", nargs="+", default=None,
+                         help="ADNI only: modalities to convert, e.g. T1 (default: clinica's, every modality)")
+    convert.set_defaults(func=_cmd_convert)
     return parser
 
 

@@ -1,0 +1,22 @@
+"""Conversion of ADNI, AIBL and OASIS-1 downloads to BIDS with clinica's converters.
+
+clinica is an optional extra (``python -m pip install -e ".[clinica]"``); this package only checks
+the inputs, imports clinica at call time and calls ``clinica.converters.convert``.
+
+- :data:`STUDIES` says what each converter reads (image folder, clinical files, external tools).
+- :func:`check_inputs` fails, naming the folders and files, before clinica is even imported.
+- :func:`convert_study` runs one converter.
+"""
+
+from medaug.convert.run import ClinicaMissingError, ConvertInputError, check_inputs, convert_study
+from medaug.convert.studies import INSTALL_HINT, STUDIES, StudySpec
+
+__all__ = [
+    "INSTALL_HINT",
+    "STUDIES",
+    "ClinicaMissingError",
+    "ConvertInputError",
+    "StudySpec",
+    "check_inputs",
+    "convert_study",
+]
