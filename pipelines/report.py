@@ -48,6 +48,7 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
         sample_metrics=per_label_samples + other_samples,
         vae_metrics={label: vae_metrics / f"{label}.json" for label in labels},
         timings=sorted(timings.glob("*.json")) if timings.is_dir() else [],
+        audit_dir=Path(params["audit"]["results_dir"]) if "audit" in params else None,
     )
 
 

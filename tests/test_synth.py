@@ -259,7 +259,7 @@ def test_profiles_have_the_same_parameter_keys_as_params_yaml(repo_params):
         out = set()
         for k, v in tree.items():
             if isinstance(v, dict) and k not in ("groups", "cohorts", "sites", "severity", "severity_per_year",
-                                                 "real_trainsets", "synthetic_trainsets"):
+                                                 "real_trainsets", "synthetic_trainsets", "synthetic"):
                 out |= keys(v, f"{prefix}{k}.")
             else:
                 out.add(f"{prefix}{k}")

@@ -45,10 +45,13 @@ class ReportSources:
     sample_metrics: Sequence[Path]        # metrics/sample_*.json
     vae_metrics: Mapping[str, Path] = field(default_factory=dict)  # label -> train_vae metrics (optional)
     timings: Sequence[Path] = ()          # metrics/timings/*.json (optional)
+    audit_dir: Path | None = None         # results/audit (stage audit; optional)
 
     def required(self) -> list[Path]:
         paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
                  *self.cohort_montages.values(), *self.synthetic_montages.values(), *self.sample_metrics]
+        if self.audit_dir is not None:
+            paths.append(Path(self.audit_dir) / "audit.tsv")
         for tsv, png in self.vae_curves.values():
             paths += [tsv, png]
         return [Path(p) for p in paths]
@@ -132,6 +135,11 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
 
     curves = {label: read_table(tsv, ("epoch", "train_elbo")) for label, (tsv, _) in sources.vae_curves.items()}
     vae_info = {label: _json(p) for label, p in sources.vae_metrics.items() if Path(p).is_file()}
+    if sources.audit_dir is not None:
+        from medaug.audit.markdown import audit_markdown
+
+        out += [audit_markdown(sources.audit_dir, link_prefix=figure["audit"], heading_level=2), ""]
+
     out += ["## Generative model training", "", md.table(tables.vae_table(curves, vae_info, d)), ""]
     for label in sources.vae_curves:
         out += [f"### {label}", "", md.image(f"{label} training curve", figure[f"vae:{label}"]), ""]
@@ -175,6 +183,8 @@ def write_report(sources: ReportSources, report_path: str | os.PathLike, figures
               **{f"cohort:{k}": (p, f"cohort_montage_{k}.png") for k, p in sources.cohort_montages.items()}}
     figure = {key: _link(report_path, figures_dir, name) for key, (_, name) in copies.items()}
     figure["ba"] = _link(report_path, figures_dir, BA_PLOT)
+    if sources.audit_dir is not None:
+        figure["audit"] = os.path.relpath(sources.audit_dir, report_path.parent)
     with atomic_directory(figures_dir) as tmp:
         for source, name in copies.values():
             shutil.copyfile(source, tmp / name)

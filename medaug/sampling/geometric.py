@@ -26,6 +26,8 @@ class GeometricHMCSampler:
         step_size: leapfrog step (thesis: 0.01).
         radius_factor: compact set radius in units of max_i |mu_i|.
         start: ``"centroids"`` (random posterior means) or ``"prior"`` (N(0, I) draws).
+        adapt_steps: burn-in iterations adapting each chain's step size (0: the thesis' fixed step).
+        target_acceptance: acceptance probability the burn-in adaptation aims at.
         batch_size: chains run together.
         num_threads: torch intra-op threads while sampling (``None``: leave as is).
         progress: show a progress bar.
@@ -39,6 +41,8 @@ class GeometricHMCSampler:
         step_size: float = 0.01,
         radius_factor: float = 2.0,
         start: str = "centroids",
+        adapt_steps: int = 0,
+        target_acceptance: float = 0.65,
         batch_size: int = 1000,
         num_threads: int | None = 1,
         progress: bool = False,
@@ -51,6 +55,8 @@ class GeometricHMCSampler:
         self.step_size = step_size
         self.radius_factor = radius_factor
         self.start = start
+        self.adapt_steps = adapt_steps
+        self.target_acceptance = target_acceptance
         self.batch_size = batch_size
         self.num_threads = num_threads
         self.progress = progress
@@ -77,7 +83,7 @@ class GeometricHMCSampler:
                 parts.append(
                     hmc_chains(
                         self.log_prob_and_grad, z0, self.n_steps, self.n_leapfrog, self.step_size,
-                        generator, radius, self.progress,
+                        generator, radius, self.progress, self.adapt_steps, self.target_acceptance,
                     )
                 )
         return MCMCResult.concatenate(parts)

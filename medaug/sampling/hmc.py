@@ -10,6 +10,12 @@ S = {|z| <= 2 max_i |c_i|} (the target is improper without S, design pitfall 6):
 The trajectory may leave S; only the end point is tested, which keeps the chain exact because the
 leapfrog map stays reversible and volume-preserving. The reference sampler's momentum tempering is
 left out: it breaks volume preservation, and it is the identity at its default beta0 = 1 anyway.
+
+Step size: the thesis uses a fixed eps in [0.01, 0.05], tuned to its latent spaces. A trained
+model's latent scale is not known in advance (a step that suits one model accepts nothing on
+another), so :func:`hmc_chains` can first adapt each chain's step during ``adapt_steps`` burn-in
+iterations (Robbins-Monro on log eps towards ``target_acceptance``), then freeze it. The kernel is
+fixed after burn-in, so the chains stay exact; the acceptance rate is measured after burn-in only.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ def leapfrog(
     velocity: Tensor,
     grad_log_prob: Tensor,
     log_prob_and_grad: LogProbAndGrad,
-    step_size: float,
+    step_size: float | Tensor,
     n_leapfrog: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``n_leapfrog`` leapfrog steps for H = -log p(z) + 1/2 |v|^2 (identity mass).
@@ -44,7 +50,7 @@ def leapfrog(
         velocity: momenta, (B, d).
         grad_log_prob: d/dz log p at ``z``, (B, d) (carried over so each step costs one evaluation).
         log_prob_and_grad: the target, see :data:`LogProbAndGrad`.
-        step_size: eps.
+        step_size: eps, a float or one per chain (B, 1).
         n_leapfrog: number of steps.
 
     Returns:
@@ -70,6 +76,8 @@ def hmc_chains(
     generator: torch.Generator | None = None,
     radius: float | None = None,
     progress: bool = False,
+    adapt_steps: int = 0,
+    target_acceptance: float = 0.65,
 ) -> MCMCResult:
     """Independent HMC chains run as one batch.
 
@@ -82,26 +90,39 @@ def hmc_chains(
         generator: source of every random draw (momenta and acceptance uniforms).
         radius: if given, the target is restricted to {|z| <= radius}: proposals outside are rejected.
         progress: show a progress bar.
+        adapt_steps: burn-in iterations that adapt each chain's step size before the ``n_steps``
+            counted ones (0: the fixed ``step_size`` throughout, as in the thesis).
+        target_acceptance: acceptance probability the adaptation aims at.
 
     Returns:
-        :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,).
+        :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
+        the ``n_steps`` iterations after burn-in.
     """
     z = z0
     log_prob, grad = log_prob_and_grad(z)
     accepted = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
-    for _ in tqdm(range(n_steps), desc="HMC", disable=not progress, leave=False):
+    log_step = torch.full((z.shape[0], 1), float(torch.log(torch.tensor(step_size))), dtype=z.dtype, device=z.device)
+    for iteration in tqdm(range(adapt_steps + n_steps), desc="HMC", disable=not progress, leave=False):
         velocity = standard_normal(tuple(z.shape), z, generator)
         energy0 = -log_prob + 0.5 * (velocity * velocity).sum(-1)
-        z_new, v_new, log_prob_new, grad_new = leapfrog(z, velocity, grad, log_prob_and_grad, step_size, n_leapfrog)
+        z_new, v_new, log_prob_new, grad_new = leapfrog(
+            z, velocity, grad, log_prob_and_grad, log_step.exp() if adapt_steps else step_size, n_leapfrog
+        )
         energy = -log_prob_new + 0.5 * (v_new * v_new).sum(-1)
-        log_uniform = torch.log(uniform((z.shape[0],), z, generator))
-        accept = (log_uniform < energy0 - energy) & torch.isfinite(energy)
+        inside = torch.isfinite(energy)
         if radius is not None:
-            accept &= z_new.norm(dim=-1) <= radius
+            inside &= z_new.norm(dim=-1) <= radius
+        log_ratio = torch.where(inside, energy0 - energy, torch.full_like(energy, -torch.inf))
+        accept = torch.log(uniform((z.shape[0],), z, generator)) < log_ratio
         z = torch.where(accept[:, None], z_new, z)
         log_prob = torch.where(accept, log_prob_new, log_prob)
         grad = torch.where(accept[:, None], grad_new, grad)
-        accepted += accept.to(z.dtype)
+        if iteration < adapt_steps:
+            # Robbins-Monro: a decreasing gain, so the step settles before it is frozen.
+            probability = log_ratio.clamp(max=0.0).exp()
+            log_step += (probability - target_acceptance)[:, None] / (iteration + 1) ** 0.6
+        else:
+            accepted += accept.to(z.dtype)
     return MCMCResult(z, accepted / max(n_steps, 1))
 
 
@@ -117,6 +138,8 @@ class RiemannianHMCSampler:
         n_leapfrog: leapfrog steps per trajectory (thesis: 15).
         step_size: leapfrog step (thesis: 0.01-0.05).
         radius_factor: the compact set's radius in units of max_i |c_i| (thesis: 2).
+        adapt_steps: burn-in iterations adapting each chain's step size (0: thesis' fixed step).
+        target_acceptance: acceptance probability the burn-in adaptation aims at.
         batch_size: chains run together (bounds memory).
         num_threads: torch intra-op threads while sampling (``None``: leave as is).
         progress: show a progress bar.
@@ -129,11 +152,15 @@ class RiemannianHMCSampler:
         n_leapfrog: int = 15,
         step_size: float = 0.03,
         radius_factor: float = 2.0,
+        adapt_steps: int = 0,
+        target_acceptance: float = 0.65,
         batch_size: int = 1000,
         num_threads: int | None = 1,
         progress: bool = False,
     ) -> None:
         self.metric = metric
+        self.adapt_steps = adapt_steps
+        self.target_acceptance = target_acceptance
         self.n_steps = n_steps
         self.n_leapfrog = n_leapfrog
         self.step_size = step_size
@@ -164,6 +191,7 @@ class RiemannianHMCSampler:
                         hmc_chains(
                             self.log_prob_and_grad, z0, self.n_steps, self.n_leapfrog, self.step_size,
                             generator, self.metric.compact_radius(self.radius_factor), self.progress,
+                            self.adapt_steps, self.target_acceptance,
                         )
                     )
             finally:
