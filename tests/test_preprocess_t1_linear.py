@@ -85,3 +85,25 @@ def test_demo_parameters_match_ground_truth_at_1mm_template(seed):
     assert result.cropped.shape == (169, 208, 179)
     assert ncc >= 0.95, ncc
     assert distance_mm < 1.0, distance_mm
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("seed", "site"), [(31, "SITE-A"), (32, "SITE-B")])
+def test_demo_generator_subjects_match_their_ground_truth(repo_params, seed, site):
+    """Issue item 7 on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
+    import nibabel as nib
+
+    from medaug.synth import CohortConfig, render_image
+    from medaug.synth.anatomy import draw_anatomy
+    from medaug.synth.atlas import load_template_atlas
+
+    config = CohortConfig.from_dict(repo_params["cohort"])
+    rng = np.random.default_rng(seed)
+    anatomy = draw_anatomy(rng, "F" if seed % 2 else "M", 75.0, 1.0, config.anatomy)
+    rendered = render_image(load_template_atlas(config.anatomy.head_shell), anatomy, site, config, rng)
+    image = nib.Nifti1Image(rendered.data, rendered.affine)
+    with scratch_directory() as workdir:
+        result = t1.t1_linear(image, DEMO, workdir)
+        ncc, distance_mm = _ground_truth_ncc(image, rendered.world_from_mni, result, DEMO)
+    assert ncc >= 0.95, ncc
+    assert distance_mm < 2.0, distance_mm
