@@ -8,7 +8,6 @@ Determinism: every image draws its random numbers from its own ``numpy`` generat
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -34,7 +33,7 @@ from medaug.synth.acquisition import (
     rician_noise,
     voxel_world_coordinates,
 )
-from medaug.synth.anatomy import SubjectAnatomy, atrophy_amounts, backward_map, draw_anatomy, subject_intensity
+from medaug.synth.anatomy import SubjectAnatomy, backward_map, draw_anatomy, subject_intensity
 from medaug.synth.atlas import TemplateAtlas, load_template_atlas
 from medaug.synth.config import CohortConfig, CohortSpec
 from medaug.synth.demographics import SessionPlan, draw_participants, sessions_table
@@ -123,10 +122,10 @@ class ImageJob:
 
 
 def _session_anatomy(job: ImageJob, config: CohortConfig) -> SubjectAnatomy:
-    # Random anatomy (head size, displacement) belongs to the participant: same across sessions.
+    # The random part (head size, displacement) is seeded by the participant alone, so it is the same
+    # at every session; the atrophy follows the session's age and severity.
     participant_rng = np.random.default_rng(np.random.SeedSequence(job.entropy[:-1]))
-    baseline = draw_anatomy(participant_rng, job.sex, job.plan.age, job.plan.severity, config.anatomy)
-    return dataclasses.replace(baseline, **atrophy_amounts(job.plan.age, job.plan.severity, config.anatomy))
+    return draw_anatomy(participant_rng, job.sex, job.plan.age, job.plan.severity, config.anatomy)
 
 
 def _run_job(job: ImageJob, config: CohortConfig) -> tuple[str, str, float]:
