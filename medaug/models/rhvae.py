@@ -27,20 +27,23 @@ c_i = mu(x_i), L_i = L_psi(x_i)), and it is differentiable. In eval mode the mod
 :class:`~medaug.models.metric.RHVAEMetric` buffers, filled by :meth:`RHVAE.fit_metric` from the
 whole training set with the final encoder (design pitfall 3).
 
-**Which gradients flow through the position updates (d z_K / d params).** Every closed-form term
-of the flow is differentiated exactly: z0 (encoder, reparametrisation), the prior force z, the
+**Which gradients flow through the position updates (d z_K / d params).** Every term of the flow
+is differentiated exactly by default: z0 (encoder, reparametrisation), the prior force z, the
 metric terms G^-1(z) v, d/dz log det G and d/dz v^T G^-1 v (through the centroids and L: encoder
-and metric network), the initial velocity (Cholesky of G^-1(z0)) and the tempering. The decoder's
-force d/dz log p(x|z) is, by default (``backprop_through_decoder_force=False``), a constant:
-it carries no gradient to the decoder weights and no second derivative in z. So
-d z_K / d theta_decoder == 0; the decoder learns from log p(x|z_K) directly. Differentiating that
-force needs a double backward through the decoder at each of the K + 1 positions: on
-1x84x104x89 volumes a step then costs ~7 VAE steps instead of ~3.5 (benchmarks/rhvae_step.py;
-the budget is 4), and with the leapfrog step sizes used here (1e-3) its contribution to d z_K is
-second order in the step size. Set
-``backprop_through_decoder_force=True`` for the exact gradient of the ELBO estimate.
-(Pythae 0.1.2 detaches every force, metric terms included, so there d z_K / d params is only
-d z0 / d params; design pitfall 2.)
+and metric network), the initial velocity (Cholesky of G^-1(z0)), the tempering, and the decoder's
+force d/dz log p(x|z), which needs a double backward through the decoder at each of the K + 1
+positions (about 1.8x the step cost of holding it constant). ``backprop_through_decoder_force=False``
+holds that force constant in the backward pass (d z_K / d theta_decoder == 0). That is only a
+small approximation while the flow barely moves z: the missing second derivative enters d z_K at
+second order in the step size but d v_K (and so log N(v_K; 0, G(z_K))) at first order, so the
+relative gradient error grows linearly with the step (tested); once eps * sqrt(lambda_max(G^-1 H)) is of order one, as measured on the demo
+models (z moved by 3-4 units in the training flow), the gradient error reached 11-240 %, and
+training with the exact gradient tripled the spread of reconstructions. The test suite bounds the
+approximation's error in the small-step regime. (Pythae 0.1.2 detaches every force, metric terms
+included, so there d z_K / d params is only d z0 / d params; design pitfall 2.)
+
+**Without flow steps** (K = 0) there is no tempering: v0 ~ N(0, G(z0)), no volume change is
+added, the two velocity densities cancel and the ELBO is the plain VAE bound for the sampled z0.
 
 **Cost.** The decoder and its z-gradient are evaluated once per position (K + 1 times); the
 fixed-point iterations of the implicit half-steps iterate only the metric terms, which are closed
@@ -84,7 +87,7 @@ class RHVAEConfig(VAEConfig):
         sqrt_beta_zero: sqrt(beta0), in (0, 1] (see the module docstring).
         fixed_point_iterations: iterations of each implicit half-step (3 in the thesis).
         backprop_through_decoder_force: differentiate d/dz log p(x|z) inside the flow
-            (exact gradient, double backward through the decoder); default False.
+            (exact gradient, double backward through the decoder); default True.
     """
 
     n_leapfrog: int = 3
@@ -93,7 +96,7 @@ class RHVAEConfig(VAEConfig):
     metric_lambda: float = 1e-2
     sqrt_beta_zero: float = 0.3
     fixed_point_iterations: int = 3
-    backprop_through_decoder_force: bool = False
+    backprop_through_decoder_force: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -258,12 +261,14 @@ class RHVAE(VAE):
         noise = torch.randn_like(mean)
         z0 = mean + torch.exp(0.5 * log_var) * noise
         precision_cholesky0 = torch.linalg.cholesky(rhvae_inverse_metric(z0, centroids, cholesky, temperature, lam))
-        v0 = sample_velocity(precision_cholesky0) / cfg.sqrt_beta_zero
+        # Without flow steps there is no tempering: v0 ~ N(0, G(z0)) and no volume change (beta0 = 1).
+        sqrt_beta_zero = cfg.sqrt_beta_zero if cfg.n_leapfrog > 0 else 1.0
+        v0 = sample_velocity(precision_cholesky0) / sqrt_beta_zero
 
         potential_gradient = self._potential_gradient(x)
         grad_potential, (log_likelihood, reconstruction) = potential_gradient(z0)
         z, v = z0, v0
-        sqrt_beta_previous = cfg.sqrt_beta_zero
+        sqrt_beta_previous = sqrt_beta_zero
         for step in range(1, cfg.n_leapfrog + 1):
             z, v, grad_potential, (log_likelihood, reconstruction) = generalized_leapfrog_step(
                 z, v, grad_potential, potential_gradient, centroids, cholesky, temperature, lam,
@@ -275,7 +280,7 @@ class RHVAE(VAE):
 
         dim = mean.shape[-1]
         precision_cholesky_final = torch.linalg.cholesky(rhvae_inverse_metric(z, centroids, cholesky, temperature, lam))
-        beta_zero = cfg.sqrt_beta_zero**2
+        beta_zero = sqrt_beta_zero**2
         terms = {
             "reconstruction": log_likelihood,
             "log_prior": standard_normal_log_density(z),

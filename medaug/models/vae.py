@@ -49,16 +49,28 @@ class VAEConfig:
     Attributes:
         network: encoder / decoder sizes.
         observation_std: s in p(x|z) = N(mu_theta(z), s^2 I); s = 1 matches Pythae's MSE losses.
+        residual_from_mean: the decoder models the residual from the training mean image,
+            mu_theta(z) = m + f_theta(z), and the encoder reads x - m (m: the voxel-wise mean of
+            the training set, a buffer set by :meth:`VAE.prepare_for_training`). The generative
+            model is the same family; only its parametrisation changes. On small cohorts whose
+            volumes share most of their intensity pattern, the networks otherwise spend their
+            capacity on m and decode every code to nearly the same volume.
     """
 
     network: NetworkConfig = field(default_factory=NetworkConfig)
     observation_std: float = 1.0
+    residual_from_mean: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
             object.__setattr__(self, "network", NetworkConfig.from_dict(self.network))
         if self.observation_std <= 0:
             raise ValueError(f"observation_std must be positive, got {self.observation_std}")
+        if self.residual_from_mean and self.network.output_activation != "identity":
+            raise ValueError(
+                "residual_from_mean needs network.output_activation 'identity' (the decoder outputs a "
+                f"signed residual added to the training mean), got {self.network.output_activation!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -106,6 +118,20 @@ class VAE(nn.Module):
         self.config = config if config is not None else self.config_class()
         self.encoder = build_encoder(self.config.network)
         self.decoder = build_decoder(self.config.network)
+        self.register_buffer("data_mean", torch.zeros(self.config.network.in_shape))
+
+    def prepare_for_training(self, data: Tensor) -> None:
+        """Set what the model takes from its training set before the first step: (N, C, *S).
+
+        With ``residual_from_mean`` this is the voxel-wise mean image ``data_mean`` (C, *S);
+        otherwise nothing. Call it once, before training (a resumed run restores the buffer
+        from its state).
+        """
+        if self.config.residual_from_mean:
+            if data.shape[0] == 0:
+                raise ValueError("cannot take the mean of an empty training set")
+            mean = data.detach().to(self.data_mean.device, torch.float64).mean(0)
+            self.data_mean.copy_(mean.to(self.data_mean.dtype))
 
     @property
     def latent_size(self) -> int:
@@ -118,17 +144,32 @@ class VAE(nn.Module):
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Posterior parameters: (B, C, *S) -> mean (B, d), log-variance (B, d)."""
         self.check_input(x)
+        if self.config.residual_from_mean:
+            x = x - self.data_mean
         return self.encoder(x)
 
     def decode(self, z: Tensor) -> Tensor:
         """mu_theta(z): (B, d) -> (B, C, *S)."""
-        return self.decoder(z)
+        output = self.decoder(z)
+        return output + self.data_mean if self.config.residual_from_mean else output
 
     def reconstruction_log_likelihood(self, x: Tensor, reconstruction: Tensor) -> Tensor:
         """log p(x|z) given mu_theta(z): (B,)."""
         return gaussian_log_likelihood(x, reconstruction, self.config.observation_std)
 
     def forward(self, x: Tensor) -> ModelOutput:
+        return self.vae_elbo(x)
+
+    def vae_elbo(self, x: Tensor) -> ModelOutput:
+        """The plain VAE bound, log p(x|z) - KL(q(z|x) || N(0, I)), z ~ q(z|x): (B, C, *S).
+
+        Every model of the family shares the generative model p(z) p(x|z) (z ~ N(0, I),
+        x|z ~ N(mu_theta(z), s^2 I)) and the encoder q(z|x), so this is a lower bound on the same
+        log p(x) for all of them. It does not depend on a latent metric, so it is the
+        model-selection criterion: the RHVAE's own bound depends on which codes build the metric
+        (a training batch's, or every training code in evaluation mode) and swings by orders of
+        magnitude between epochs when computed with the latter.
+        """
         mean, log_var = self.encode(x)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
         reconstruction = self.decode(z)
