@@ -159,3 +159,62 @@ def test_deepcopy_and_to_keep_the_metric_consistent(kind):
     assert torch.allclose(converted.metric.metric(z), expected, rtol=1e-4, atol=1e-6)
     if kind == "geometric_vae":
         assert converted.metric.rho == model.metric.rho
+
+
+NET_2D_IDENTITY = NetworkConfig(spatial_dims=2, spatial_shape=(16, 16), channels=(4, 8), strides=(2, 2), latent_size=3,
+                                metric_hidden_size=8, output_activation="identity")
+
+
+@pytest.mark.parametrize("kind", ["vae", "rhvae", "geometric_vae"])
+def test_residual_from_mean_decodes_mean_plus_residual(kind):
+    model = _model(kind, NET_2D_IDENTITY, residual_from_mean=True)
+    data = torch.rand(6, *NET_2D_IDENTITY.in_shape)
+    model.prepare_for_training(data)
+    assert torch.allclose(model.data_mean, data.mean(0), atol=1e-6)
+    z = torch.randn(2, NET_2D_IDENTITY.latent_size)
+    assert torch.allclose(model.decode(z), model.decoder(z) + data.mean(0), atol=1e-6)
+    # the encoder reads x - mean: shifting the mean and the input together changes nothing
+    shift = 0.3
+    before = model.encode(data)[0]
+    model.data_mean.add_(shift)
+    assert torch.allclose(model.encode(data + shift)[0], before, atol=1e-6)
+
+
+def test_residual_from_mean_is_saved_with_the_model(tmp_path):
+    model = _model("vae", NET_2D_IDENTITY, residual_from_mean=True)
+    model.prepare_for_training(torch.rand(5, *NET_2D_IDENTITY.in_shape))
+    save_model(model, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert loaded.config.residual_from_mean and torch.equal(loaded.data_mean, model.data_mean)
+    z = torch.randn(3, NET_2D_IDENTITY.latent_size)
+    assert torch.allclose(loaded.decode(z), model.decode(z), atol=1e-6)
+
+
+def test_residual_from_mean_needs_identity_output_and_data():
+    with pytest.raises(ValueError, match="identity"):
+        VAEConfig(network=NET_2D, residual_from_mean=True)
+    model = _model("vae", NET_2D_IDENTITY, residual_from_mean=True)
+    with pytest.raises(ValueError, match="empty"):
+        model.prepare_for_training(torch.rand(0, *NET_2D_IDENTITY.in_shape))
+
+
+def test_without_residual_prepare_leaves_the_model_unchanged():
+    model = _model("vae", NET_2D)
+    model.prepare_for_training(torch.rand(4, *NET_2D.in_shape))
+    assert torch.count_nonzero(model.data_mean) == 0
+
+
+@pytest.mark.parametrize("kind", ["vae", "rhvae"])
+def test_vae_elbo_is_the_plain_bound_whatever_the_model(kind):
+    model = _model(kind, NET_2D_IDENTITY).eval()
+    x = torch.rand(4, *NET_2D_IDENTITY.in_shape)
+    torch.manual_seed(3)
+    out = model.vae_elbo(x)
+    mean, log_var = model.encode(x)
+    assert out.elbo.shape == (4,)
+    prior = torch.distributions.Normal(torch.zeros_like(mean), torch.ones_like(mean))
+    posterior = torch.distributions.Normal(mean, torch.exp(0.5 * log_var))
+    kl = torch.distributions.kl_divergence(posterior, prior).sum(-1)
+    assert torch.allclose(out.terms["kl"], kl, atol=1e-5)
+    expected = gaussian_log_likelihood(x, model.decode(out.z), model.config.observation_std) - kl
+    assert torch.allclose(out.elbo, expected, atol=1e-4)
