@@ -1,4 +1,4 @@
-"""Stage ``audit``: memorisation, diversity and fidelity of the synthetic volumes (issue 10).
+"""Stage ``audit``: memorisation, diversity, fidelity and acceptance checks of the synthetic volumes.
 
     python -m pipelines.audit [--params params.yaml]
 
@@ -8,15 +8,21 @@ they never saw); each synthetic set ``<synthetic>.<sampler>/<label>/samples.tsv 
 the classifiers ``<fidelity.classifier_dir>/<trainset>/run-<k>/``. Writes into ``<results_dir>``::
 
     neighbours.tsv   one row per synthetic / held-out volume: nearest training volume (L2, SSIM), near_copy
-    diversity.tsv    group, label, mean pairwise MS-SSIM, sd, pairs
-    fidelity.tsv     group, label, run: Frechet distance, precision, recall (classifier features)
+    diversity.tsv    group, label: mean pairwise MS-SSIM and RMS difference (sd, pairs); the group
+                     ``real train PCA-d`` holds the rank-d PCA reconstructions of the training volumes
+    fidelity.tsv     group, label, run: Frechet distance, precision, recall (classifier features;
+                     every group, the PCA-d reconstructions too, against the held-out real volumes)
     gan.tsv          sampler: GAN-train / GAN-test balanced accuracy (mean, sd), real-on-real baseline
     gan_runs.tsv     the same per classifier run
     regions.tsv      demo only: dark-voxel fraction in the generator's MTL / ventricle regions
     audit.tsv        one row per (sampler, label): the summary the report shows
+    checks.tsv       one row per (sampler, label): the acceptance checks (``criteria``)
+    montage_<label>.png  random volumes of every set, and each set's voxelwise sd
     *.png            figures
 
-and ``<metrics>`` (DVC metrics: finite numbers or null). The Frechet distance is computed in the
+and ``<metrics>`` (DVC metrics: finite numbers or null), with the block ``checks`` per sampler and
+label. d of the PCA reference is ``reference.latent_size`` or the latent size in
+``<reference.models_dir>/<label>/model/model.json``. The Frechet distance is computed in the
 real-data classifier's feature space: it is not an ImageNet / MedicalNet FID.
 """
 
@@ -26,7 +32,6 @@ import sys
 
 import argparse
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +44,10 @@ from medaug.audit import diversity as div
 from medaug.audit import fidelity as fid
 from medaug.audit import memorisation as mem
 from medaug.audit import plots, regions
+from medaug.audit import summary as tables
+from medaug.audit.montage import set_montage
+from medaug.audit.reference import label_references
+from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_TRAIN
 from medaug.bids.layout import read_table
 from medaug.classify import (
     LABELS,
@@ -55,27 +64,6 @@ from medaug.io import write_json, write_tsv
 from medaug.preprocess.model_ready import stack_paths
 from pipelines._params import load_params
 from pipelines._timing import run_stage
-
-HELD_OUT = "real held-out"
-REAL_TRAIN = "real train"
-COUNT_COLUMNS = ("n_synthetic", "n_held_out", "n_near_copies")
-
-
-def finite_or_none(value: Any) -> Any:
-    """Numbers as floats / ints, NaN and inf as None, recursively through dicts and lists (JSON metrics)."""
-    if isinstance(value, dict):
-        return {str(k): finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
@@ -98,9 +86,17 @@ def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
 
 
 def of_label(volumes: VolumeSet, label: str) -> tuple[np.ndarray, list[str]]:
-    """(volumes (n, D, H, W) float32, participant ids) of one label."""
-    keep = (volumes.labels == LABELS.index(label)).numpy()
-    return volumes.images[keep, 0].numpy(), volumes.table.loc[keep, "participant_id"].astype(str).tolist()
+    """(volumes (n, D, H, W) float32, participant ids) of one label; a view, not a copy, when the label's
+    rows are contiguous (synthetic sets: one block per label)."""
+    rows = np.flatnonzero((volumes.labels == LABELS.index(label)).numpy())
+    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
+    pick = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
+    return volumes.images[pick, 0].numpy(), volumes.table.iloc[pick]["participant_id"].astype(str).tolist()
+
+
+def label_arrays(volumes: VolumeSet, labels: list[str]) -> dict[str, np.ndarray]:
+    """Label -> that label's volumes (n, D, H, W) (:func:`of_label`)."""
+    return {label: of_label(volumes, label)[0] for label in labels}
 
 
 def synthetic_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
@@ -137,40 +133,29 @@ def audit_memorisation(params, real, synthetic, mask) -> tuple[pd.DataFrame, dic
     return table[["group", "label", *[c for c in table.columns if c not in ("group", "label")]]], summaries
 
 
-def audit_diversity(params, real, synthetic) -> pd.DataFrame:
-    options = params["diversity"]
-    sets = {REAL_TRAIN: real["train"], HELD_OUT: real["held_out"], **synthetic}
-    rows = []
-    for group, volumes in sets.items():
-        for label in params["labels"]:
-            images, _ = of_label(volumes, label)
-            result = div.mean_pairwise_ms_ssim(images, int(options["max_pairs"]), int(params["seed"]),
-                                               options["weights"], int(options["kernel_size"]),
-                                               float(options["kernel_sigma"]))
-            rows.append({"group": group, "label": label, **result})
-            print(f"diversity {group} {label}: {result}")
-    return pd.DataFrame(rows)
-
-
 def classifier_runs(options: Mapping[str, Any], trainset: str) -> list[tuple[int, torch.nn.Module]]:
     root = Path(options["classifier_dir"]) / trainset
     return [(int(k), load_classifier(root / f"run-{int(k)}")[0]) for k in options["runs"]]
 
 
-def audit_fidelity(params, real, synthetic) -> pd.DataFrame:
+def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+    """Per classifier run and label: every group but the held-out one against the held-out real features."""
     options = params["fidelity"]
     batch, k = int(options["batch_size"]), int(options["k"])
+
+    def features(model, images: np.ndarray) -> np.ndarray:
+        return fid.penultimate_features(model, torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None], batch)
+
     rows = []
     for run, model in classifier_runs(options, options["real_trainset"]):
         for label in params["labels"]:
-            reference = fid.penultimate_features(model, torch.from_numpy(of_label(real["held_out"], label)[0])[:, None], batch)
-            candidates = {REAL_TRAIN: real["train"], **synthetic}
-            for group, volumes in candidates.items():
-                features = fid.penultimate_features(model, torch.from_numpy(of_label(volumes, label)[0])[:, None], batch)
+            reference = features(model, arrays[HELD_OUT][label])
+            for group in (g for g in arrays if g != HELD_OUT):
+                candidate = features(model, arrays[group][label])
                 rows.append({"group": group, "label": label, "run": run,
-                             "frechet_distance": fid.frechet_distance(features, reference),
-                             **fid.precision_recall(reference, features, k),
-                             "n": len(features), "n_reference": len(reference)})
+                             "frechet_distance": fid.frechet_distance(candidate, reference),
+                             **fid.precision_recall(reference, candidate, k),
+                             "n": len(candidate), "n_reference": len(reference)})
     return pd.DataFrame(rows)
 
 
@@ -194,18 +179,7 @@ def audit_gan(params, real, synthetic) -> tuple[pd.DataFrame, pd.DataFrame]:
             rows.append({"sampler": sampler, "measure": "gan_train", "run": run, "trainset": trainset,
                          "balanced_accuracy": _balanced_accuracy(model, real["test"], batch)})
     runs = pd.DataFrame(rows)
-    stats = runs.groupby(["sampler", "measure"])["balanced_accuracy"].agg(["mean", "std"])
-    baseline = stats.loc[("real", "baseline")]
-    summary = []
-    for sampler in synthetic:
-        entry = {"sampler": sampler}
-        for measure in ("gan_train", "gan_test"):
-            found = (sampler, measure) in stats.index
-            entry[f"{measure}_mean"] = stats.loc[(sampler, measure), "mean"] if found else None
-            entry[f"{measure}_std"] = stats.loc[(sampler, measure), "std"] if found else None
-        entry["baseline_mean"], entry["baseline_std"] = baseline["mean"], baseline["std"]
-        summary.append(entry)
-    return runs, pd.DataFrame(summary)
+    return runs, tables.gan_summary(runs, list(synthetic))
 
 
 def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
@@ -237,40 +211,49 @@ def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def summary_table(params, memorisation, diversity, fidelity) -> pd.DataFrame:
-    """One row per (sampler, label), plus the real training split's fidelity as a reference row."""
-    div_index = diversity.set_index(["group", "label"])
-    fid_mean = fidelity.groupby(["group", "label"])[["frechet_distance", "precision", "recall"]].mean()
-    rows = []
-    for group in [REAL_TRAIN, *params["synthetic"]]:
-        for label in params["labels"]:
-            row = {"sampler": group, "label": label, **memorisation.get((group, label), {})}
-            row["ms_ssim_mean"] = div_index.loc[(group, label), "ms_ssim_mean"]
-            row["real_ms_ssim_mean"] = div_index.loc[(HELD_OUT, label), "ms_ssim_mean"]
-            if (group, label) in fid_mean.index:
-                row.update(fid_mean.loc[(group, label)].to_dict())
-            rows.append(row)
-    frame = pd.DataFrame(rows)
-    for column in COUNT_COLUMNS:   # counts stay integers next to missing values
-        if column in frame.columns:
-            frame[column] = frame[column].astype("Int64")
-    return frame
+def write_montages(params, arrays, diversity, affine) -> None:
+    """``montage_<label>.png``: random volumes of every set and its voxelwise sd (medaug.audit.montage)."""
+    options = params["montage"]
+    if int(options["volumes"]) <= 0:
+        return
+    rms = diversity.set_index(["group", "label"])["rms_mean"]
+    groups = [g for g in arrays if g != HELD_OUT]
+    for label in params["labels"]:
+        titles = {g: f"{g}\nRMS diff {rms.get((g, label), float('nan')):.3f}" for g in groups}
+        set_montage({g: arrays[g][label] for g in groups}, Path(params["results_dir"]) / f"montage_{label}.png",
+                    int(options["volumes"]), int(params["seed"]), options["views"], affine, titles,
+                    f"{label}: random volumes per set (same draw for real train and its PCA-d reconstructions)",
+                    int(params["dpi"]))
 
 
 def run(params: Mapping[str, Any]) -> dict[str, Any]:
     torch.set_num_threads(int(params.get("threads", 1)))
     results = Path(params["results_dir"])
     dpi = int(params["dpi"])
+    samplers, labels = list(params["synthetic"] or {}), list(params["labels"])
     real = real_sets(params)
     synthetic = synthetic_sets(params)
+    meta_path = stack_paths(params["stack"])[2]
+    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    affine = np.asarray(metadata["affine"]) if metadata.get("affine") is not None else None
 
     train_all = real["train"].images[:, 0].numpy()
     mask = mem.brain_mask(train_all, float(params["memorisation"]["mask_threshold"]))
     neighbours, memorisation = audit_memorisation(params, real, synthetic, mask)
-    diversity = audit_diversity(params, real, synthetic)
-    fidelity = audit_fidelity(params, real, synthetic)
+    train = label_arrays(real["train"], labels)
+    pca_volumes, pca_info = label_references(train, params["reference"])
+    arrays = {REAL_TRAIN: train, HELD_OUT: label_arrays(real["held_out"], labels), PCA_REFERENCE: pca_volumes,
+              **{sampler: label_arrays(volumes, labels) for sampler, volumes in synthetic.items()}}
+    options = params["diversity"]
+    diversity = div.diversity_table(arrays, int(options["max_pairs"]), int(params["seed"]), options["weights"],
+                                    int(options["kernel_size"]), float(options["kernel_sigma"]), mask)
+    diversity = diversity.merge(pd.DataFrame([{"group": PCA_REFERENCE, "label": label, **info}
+                                              for label, info in pca_info.items()]), how="left", on=["group", "label"])
+    fidelity = audit_fidelity(params, arrays)
     gan_runs, gan = audit_gan(params, real, synthetic)
-    summary = summary_table(params, memorisation, diversity, fidelity)
+    summary = tables.summary_table(samplers, labels, memorisation, diversity, fidelity)
+    criteria = dict(params["criteria"])
+    checks = tables.checks_block(samplers, labels, memorisation, diversity, fidelity, pca_info, criteria)
 
     write_tsv(neighbours, results / "neighbours.tsv")
     write_tsv(diversity, results / "diversity.tsv")
@@ -278,32 +261,23 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     write_tsv(gan_runs, results / "gan_runs.tsv")
     write_tsv(gan, results / "gan.tsv")
     write_tsv(summary, results / "audit.tsv")
+    write_tsv(tables.checks_frame(checks, criteria), results / "checks.tsv")
     plots.memorisation_figure(neighbours, float(params["memorisation"]["l2_max"]),
                               float(params["memorisation"]["ssim_min"]), results / "memorisation.png", dpi)
     plots.diversity_figure(diversity, results / "diversity.png", dpi)
     plots.fidelity_figure(fidelity, results / "fidelity.png", dpi)
+    write_montages(params, arrays, diversity, affine)
     region_means = None
     if params["regions"].get("enabled"):
-        meta_path = stack_paths(params["stack"])[2]
-        metadata = json.loads(meta_path.read_text())
-        if metadata.get("affine") is None:
+        if affine is None:
             raise ValueError(f"{meta_path}: no affine; the regions audit needs the model-ready grid in MNI space")
-        region_table = audit_regions(params, real, synthetic, np.asarray(metadata["affine"]), metadata["shape"])
+        region_table = audit_regions(params, real, synthetic, affine, metadata["shape"])
         write_tsv(region_table, results / "regions.tsv")
         plots.regions_figure(region_table, results / "regions.png", dpi)
-        region_means = {f"{g}/{label}": part.drop(columns=["group", "label", "participant_id"]).mean().to_dict()
-                        for (g, label), part in region_table.groupby(["group", "label"], sort=False)}
+        region_means = tables.region_means(region_table)
 
-    metrics = {
-        "note": fid.FEATURE_SPACE_NOTE,
-        "brain_mask_voxels": int(mask.sum()),
-        "by_sampler": {row["sampler"]: {} for _, row in summary.iterrows()},
-        "gan": {row["sampler"]: {k: row[k] for k in gan.columns if k != "sampler"} for _, row in gan.iterrows()},
-        "regions": region_means,
-    }
-    for _, row in summary.iterrows():
-        metrics["by_sampler"][row["sampler"]][row["label"]] = {k: row[k] for k in summary.columns if k not in ("sampler", "label")}
-    metrics = finite_or_none(metrics)
+    metrics = tables.metrics_document(fid.FEATURE_SPACE_NOTE, int(mask.sum()), summary, gan, checks, criteria,
+                                      region_means)
     write_json(metrics, params["metrics"])
     return metrics
 

@@ -9,7 +9,10 @@ and the ``test`` table of each external cohort (after the leakage guard). Writes
     <results_dir>/predictions.tsv   trainset, run, cohort, participant_id, session_id, diagnosis,
                                     probability_AD, predicted
     <results_dir>/runs.tsv          trainset, run, cohort, balanced_accuracy, sensitivity,
-                                    specificity, roc_auc, n_AD, n_CN, best_epoch, validation BA
+                                    specificity, roc_auc, n_AD, n_CN, best_epoch, validation BA,
+                                    best_step, optimisation_steps, images_seen (training effort
+                                    from the run's summary.json; n/a for runs trained before the
+                                    budget was recorded)
     <metrics>                       {trainset: {cohort: {metric: {mean, std}, n_runs}}}
 """
 
@@ -45,6 +48,7 @@ from pipelines.train_classifier import TRAINSET_GROUPS, checked_splits
 
 PREDICTION_COLUMNS = ["trainset", "run", "cohort", "participant_id", "session_id", "diagnosis",
                       "probability_AD", "predicted"]
+EFFORT_KEYS = ("best_step", "optimisation_steps", "images_seen")  # copied from summary.json into runs.tsv
 
 
 def test_cohorts(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
@@ -85,7 +89,8 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
                 frame = predict(model, volumes, int(evaluation["batch_size"]), params["training"].get("device", "auto"))
                 rows.append({"trainset": trainset, "run": run_index, "cohort": cohort, **prediction_metrics(frame),
                              "best_epoch": summary["best_epoch"],
-                             "validation_balanced_accuracy": summary["validation_balanced_accuracy"]})
+                             "validation_balanced_accuracy": summary["validation_balanced_accuracy"],
+                             **{key: summary.get(key) for key in EFFORT_KEYS}})
                 frame.insert(0, "cohort", cohort)
                 frame.insert(0, "run", run_index)
                 frame.insert(0, "trainset", trainset)

@@ -17,8 +17,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from medaug.classify.budget import TrainingBudget
 from medaug.evaluate import ReportSettings, ReportSources, training_sets, write_report
 from pipelines._params import load_params
+
+
+def budget_text(training: Mapping[str, Any]) -> str | None:
+    """``classify.training.budget`` in words with the batch size, e.g. ``540 optimisation steps,
+    validation every 18 steps, batches of 8 images``; None when the parameters have no budget."""
+    if not training.get("budget"):
+        return None
+    text = TrainingBudget.from_dict(training["budget"]).describe()
+    return f"{text}, batches of {training['batch_size']} images" if "batch_size" in training else text
 
 
 def report_sources(params: Mapping[str, Any]) -> ReportSources:
@@ -49,6 +59,7 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
         vae_metrics={label: vae_metrics / f"{label}.json" for label in labels},
         timings=sorted(timings.glob("*.json")) if timings.is_dir() else [],
         audit_dir=Path(params["audit"]["results_dir"]) if "audit" in params else None,
+        training_budget=budget_text(classify.get("training") or {}),
     )
 
 

@@ -11,10 +11,13 @@ Reads the ``classify`` section of params.yaml. The training set ``<trainset>`` i
                                 # folder: the dvc stage tracks classify.synthetic_dir only)
     augmentation: {...} | true  # optional: classic augmentation on the fly (medaug.classify.augment)
 
-Validation is always the real ``validation`` split. Run ``k`` uses the seed ``classify.seed + k``.
-Writes the folder ``<out_dir>/<trainset>/run-<k>/`` atomically: ``model.safetensors``,
-``model.json``, ``history.tsv`` (per epoch), ``training_set.tsv`` (the images used) and
-``summary.json`` (kept epoch, validation scores, counts).
+Training lasts ``classify.training.budget`` (medaug.classify.budget): ``unit: epochs`` (thesis
+sec. 1.5.5) or ``unit: steps``, the same number of Adam steps for every training set whatever its
+size. Validation is always the real ``validation`` split. Run ``k`` uses the seed
+``classify.seed + k``. Writes the folder ``<out_dir>/<trainset>/run-<k>/`` atomically:
+``model.safetensors``, ``model.json``, ``history.tsv`` (one row per validation),
+``training_set.tsv`` (the images used) and ``summary.json`` (kept step and epoch, validation
+scores, optimisation steps and images seen, counts).
 """
 
 from __future__ import annotations
@@ -127,12 +130,18 @@ def run(params: Mapping[str, Any], trainset: str, run_index: int) -> dict[str, A
     augmentation = augmentation_from_params(spec.get("augmentation"), train.spatial_shape, seed)
 
     print(f"{trainset} run {run_index}: {train.counts()} training images ({len(validation)} validation), "
-          f"seed {seed}, network {params['network']['name']}")
+          f"seed {seed}, network {params['network']['name']}, {config.budget.describe()}")
     result = train_classifier(network, train, validation, config, augmentation)
     best = result.best
     summary = {
         "trainset": trainset, "run": run_index, "seed": seed,
-        "best_epoch": int(result.best_epoch),
+        "budget": config.budget.to_dict(),
+        "optimisation_steps": int(result.steps),
+        "images_seen": int(result.images_seen),
+        "epochs_completed": round(result.images_seen / len(train), 6),
+        "n_validations": int(len(result.history)),
+        "best_step": int(result.best_step),
+        "best_epoch": round(result.best_epoch, 6),
         "validation_balanced_accuracy": float(best["validation_balanced_accuracy"]),
         "validation_loss": float(best["validation_loss"]),
         "n_train": train.counts(), "n_train_by_source": train.table["source"].value_counts().sort_index().to_dict(),
@@ -155,8 +164,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     summary = run(load_params("classify", args.params), args.trainset, args.run)
-    print(f"kept epoch {summary['best_epoch']}: validation balanced accuracy "
-          f"{summary['validation_balanced_accuracy']:.3f}")
+    print(f"kept step {summary['best_step']} of {summary['optimisation_steps']} (epoch {summary['best_epoch']:g}): "
+          f"validation balanced accuracy {summary['validation_balanced_accuracy']:.3f}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Reads the ``train_vae`` section of ``params.yaml``, the cohort's model-ready sta
 :mod:`medaug.preprocess.model_ready`) and the split tables ``<splits_dir>/<split>.tsv``
 (participant_id, session_id, diagnosis); keeps the rows of ``--label`` only. Writes
 ``<out_dir>/<label>/`` (model.safetensors, model.json, training_curve.tsv, training_curve.png)
-and ``<metrics_dir>/<label>.json``. The resumable state lives in ``<state_dir>/<label>/``, outside
+and ``<metrics_dir>/<label>.json`` (training outcome, and whether the model generates: the spread
+of its reconstructions next to the real volumes' and their rank-d PCA reconstructions'). The resumable state lives in ``<state_dir>/<label>/``, outside
 the DVC outputs (DVC deletes outputs before it reruns a stage), so a killed run resumes.
 """
 
@@ -24,6 +25,7 @@ import pandas as pd
 import torch
 
 from medaug.io import write_json
+from medaug.models.diagnostics import reconstruction_diagnostics
 from medaug.models.geometric_vae import GeometricVAE, GeometricVAEConfig
 from medaug.models.networks import NetworkConfig
 from medaug.models.rhvae import RHVAE, RHVAEConfig
@@ -110,6 +112,8 @@ def main(argv: list[str] | None = None) -> None:
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
         "restarts": result.restarts,
+        # does the model generate? spread of its reconstructions vs real and rank-d PCA (medaug.models.diagnostics)
+        "diagnostics": reconstruction_diagnostics(model, train, val, batch_size=int(params["training"]["eval_batch_size"])),
     }
     write_json(metrics, Path(params["metrics_dir"]) / f"{args.label}.json")
     logger.info("%s: best %s ELBO %.2f at epoch %d (%s)", args.label, result.monitored, result.best_elbo,

@@ -119,3 +119,38 @@ def test_command_line_reads_a_params_file(params: dict, tmp_path: Path) -> None:
     params_file.write_text(yaml.safe_dump({"classify": params}))
     train_stage.main(["--trainset", "real", "--run", "0", "--params", str(params_file)])
     assert (Path(params["out_dir"]) / "real" / "run-0" / "model.safetensors").is_file()
+
+
+def test_step_budget_gives_every_training_set_the_same_steps(params: dict) -> None:
+    """Sets of 12, 24 and 36 images: the same Adam steps and images seen, recorded in summary.json;
+    validation every eval_every steps and after the last one (history.tsv), carried into runs.tsv."""
+    params["training"]["budget"] = {"unit": "steps", "steps": 14, "eval_every": 5, "epochs": None}
+    params["runs"] = [0]
+    sizes = {"real-augmented": 12, "real": 24, "real-synthetic": 36}
+    out = Path(params["out_dir"])
+    for trainset in sizes:
+        train_stage.run(params, trainset, 0)
+    for trainset, n in sizes.items():
+        summary = json.loads((out / trainset / "run-0" / "summary.json").read_text())
+        assert summary["budget"] == {"unit": "steps", "steps": 14, "eval_every": 5}, trainset
+        assert summary["optimisation_steps"] == 14 and summary["images_seen"] == 14 * 4, trainset
+        assert summary["epochs_completed"] == pytest.approx(14 * 4 / n), trainset
+        assert sum(summary["n_train"].values()) == n and summary["n_validations"] == 3
+        history = pd.read_csv(out / trainset / "run-0" / "history.tsv", sep="\t")
+        assert history["step"].tolist() == [5, 10, 14] and history["images_seen"].tolist() == [20, 40, 56]
+        assert history.loc[history["kept"], "step"].tolist() == [summary["best_step"]]
+
+    params["real_trainsets"] = {name: params["real_trainsets"][name] for name in ("real", "real-augmented")}
+    params["synthetic_trainsets"] = {"real-synthetic": params["synthetic_trainsets"]["real-synthetic"]}
+    evaluate_stage.run(params)
+    runs = pd.read_csv(Path(params["evaluate"]["results_dir"]) / "runs.tsv", sep="\t")
+    assert set(runs["optimisation_steps"]) == {14} and set(runs["images_seen"]) == {56}
+
+
+def test_epoch_budget_takes_more_steps_on_larger_sets(params: dict) -> None:
+    params["runs"] = [0]
+    for trainset in ("real", "real-synthetic"):
+        train_stage.run(params, trainset, 0)
+    steps = {t: json.loads((Path(params["out_dir"]) / t / "run-0" / "summary.json").read_text())["optimisation_steps"]
+             for t in ("real", "real-synthetic")}
+    assert steps == {"real": 3 * 6, "real-synthetic": 3 * 9}   # 3 epochs of 24 and 36 images, batches of 4

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation
+from medaug.classify.budget import TrainingBudget, batches_per_epoch, epoch_batches
 from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
 from medaug.classify.data import ClassifierDataError, VolumeSet, read_model_ready, split_volumes
 from medaug.classify.evaluate import predict, prediction_metrics, summarize_runs
@@ -27,8 +28,9 @@ def sets(tmp_path_factory) -> dict[str, VolumeSet]:
             for name in ("train", "validation", "test")}
 
 
-def _config(**overrides) -> ClassifierTrainingConfig:
-    values = {"epochs": 4, "batch_size": 4, "learning_rate": 1e-3, "seed": 3, "device": "cpu", "progress": False}
+def _config(epochs: int = 4, **overrides) -> ClassifierTrainingConfig:
+    values = {"budget": TrainingBudget.of_epochs(epochs), "batch_size": 4, "learning_rate": 1e-3, "seed": 3,
+              "device": "cpu", "progress": False}
     return ClassifierTrainingConfig(**{**values, **overrides})
 
 
@@ -40,9 +42,11 @@ def test_learns_and_keeps_the_best_validation_epoch(sets) -> None:
     result = train_classifier(_network(), sets["train"], sets["validation"], _config(epochs=6))
     history = result.history
     assert list(history["epoch"]) == list(range(1, 7))
+    assert list(history["step"]) == [6 * e for e in range(1, 7)]   # 24 images in batches of 4
+    assert result.steps == 36 and result.images_seen == 6 * 24
     best = history["validation_balanced_accuracy"].max()
     kept = history.loc[history["kept"]].iloc[0]
-    assert int(kept["epoch"]) == result.best_epoch
+    assert int(kept["epoch"]) == result.best_epoch and int(kept["step"]) == result.best_step
     assert kept["validation_balanced_accuracy"] == best
     # among the epochs with the best BA, the lowest validation loss is kept
     assert kept["validation_loss"] == history.loc[history["validation_balanced_accuracy"] == best, "validation_loss"].min()
@@ -109,3 +113,58 @@ def test_summary_over_runs_is_mean_and_sample_std() -> None:
     assert out["balanced_accuracy"]["mean"] == pytest.approx(0.7)
     assert out["balanced_accuracy"]["std"] == pytest.approx(0.1)
     assert out["roc_auc"]["mean"] == pytest.approx(0.6)  # NaN runs are left out of the mean
+
+
+# --- training budget ------------------------------------------------------------------------------
+
+def test_batches_per_epoch_matches_the_batches_drawn() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for n in (1, 2, 7, 8, 9, 16, 17, 144, 544):
+        batches = epoch_batches(n, 8, generator)
+        assert len(batches) == batches_per_epoch(n, 8), n
+        assert sorted(torch.cat(batches).tolist()) == list(range(n))   # every image once per pass
+        assert all(len(b) > 1 for b in batches) or n == 1
+
+
+def test_step_budget_is_the_same_for_sets_of_different_sizes(sets) -> None:
+    train = sets["train"]                                   # 24 images: 6 batches of 4 per pass
+    small = VolumeSet(train.images[::2], train.labels[::2], train.table.iloc[::2])   # 12 images: 3 batches
+    budget = TrainingBudget.of_steps(10, 4)
+    results = {name: train_classifier(_network(), volumes, sets["validation"], _config(budget=budget))
+               for name, volumes in (("large", train), ("small", small))}
+    for name, result in results.items():
+        assert result.steps == 10 and result.images_seen == 40, name
+        # validation after steps 4 and 8, then after the last step
+        assert list(result.history["step"]) == [4, 8, 10], name
+        assert list(result.history["images_seen"]) == [16, 32, 40], name
+        assert result.best_step in (4, 8, 10)
+    assert list(results["large"].history["epoch"]) == pytest.approx([16 / 24, 32 / 24, 40 / 24])
+    assert list(results["small"].history["epoch"]) == pytest.approx([16 / 12, 32 / 12, 40 / 12])
+
+
+def test_step_budget_draws_the_same_batches_as_the_epoch_schedule(sets) -> None:
+    """Steps = 2 epochs of 6 batches, validated once per pass: the same training, step for step."""
+    by_epochs = train_classifier(_network(), sets["train"], sets["validation"], _config(epochs=2))
+    by_steps = train_classifier(_network(), sets["train"], sets["validation"],
+                                _config(budget=TrainingBudget.of_steps(12, 6)))
+    pd.testing.assert_frame_equal(by_epochs.history, by_steps.history)
+    for key, value in by_epochs.model.state_dict().items():
+        assert torch.equal(value, by_steps.model.state_dict()[key]), key
+
+
+def test_budget_parameters_are_checked() -> None:
+    assert TrainingBudget.from_dict({"unit": "steps", "steps": 432, "eval_every": 18, "epochs": 12}).total_steps(144, 8) == 432
+    assert TrainingBudget.from_dict({"unit": "epochs", "epochs": 12, "steps": None}).total_steps(144, 8) == 12 * 18
+    assert TrainingBudget.of_epochs(2).total_steps(17, 8) == 2 * 2   # 8 + 9: the single image joins
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainingBudget.of_steps(10, 11)
+    with pytest.raises(ValueError, match="unit"):
+        TrainingBudget(unit="minutes")
+    with pytest.raises(ValueError, match="steps >= 1"):
+        TrainingBudget.from_dict({"unit": "steps", "steps": None, "eval_every": 5})
+    with pytest.raises(ValueError, match="unknown budget parameter"):
+        TrainingBudget.from_dict({"unit": "steps", "steps": 10, "eval_every": 5, "patience": 3})
+    with pytest.raises(ValueError, match="training.epochs is now classify.training.budget"):
+        ClassifierTrainingConfig.from_dict({"epochs": 3})
+    config = ClassifierTrainingConfig.from_dict({"budget": {"unit": "steps", "steps": 20, "eval_every": 5}}, seed=1)
+    assert config.budget.to_dict() == {"unit": "steps", "steps": 20, "eval_every": 5} and config.seed == 1

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from scipy import stats
 
-from medaug.evaluate import ReportInputError, summarize, training_sets
+from medaug.evaluate import ReportInputError, paired_difference, summarize, training_sets
 from medaug.evaluate.trainsets import REAL, REAL_AND_SYNTHETIC, SYNTHETIC, baseline_of
 from pipelines import report as report_stage
 from pipelines._timing import stage_timer
@@ -29,6 +30,7 @@ BA = {
     "prior-syn-10": ([0.65, 0.66, 0.67], [0.60, 0.61, 0.62]),
 }
 PNG = b"\x89PNG\r\n\x1a\nnot really an image"
+STEPS = 432   # optimisation steps of every fake run
 
 
 def classify_params(root: Path) -> dict:
@@ -43,6 +45,7 @@ def classify_params(root: Path) -> dict:
             "syn-10": {"synthetic": 10},
             "real-syn-10": {"real": "train", "synthetic": 10},
         },
+        "training": {"budget": {"unit": "steps", "steps": STEPS, "eval_every": 18, "epochs": 12}, "batch_size": 8},
         "evaluate": {"results_dir": str(root / "results/classify"), "metrics": str(root / "metrics/classify.json")},
     }
 
@@ -76,7 +79,8 @@ def fake_pipeline(root: Path) -> dict:
         for cohort, values in zip(COHORTS, per_cohort):
             for run, ba in enumerate(values):
                 rows.append({"trainset": trainset, "run": run, "cohort": cohort, "balanced_accuracy": ba,
-                             "sensitivity": ba + 0.05, "specificity": ba - 0.05, "roc_auc": ba, "n_AD": 5, "n_CN": 5})
+                             "sensitivity": ba + 0.05, "specificity": ba - 0.05, "roc_auc": ba, "n_AD": 5, "n_CN": 5,
+                             "optimisation_steps": STEPS, "images_seen": 8 * STEPS})
     out = Path(params["classify"]["evaluate"]["results_dir"])
     out.mkdir(parents=True)
     pd.DataFrame(rows).to_csv(out / "runs.tsv", sep="\t", index=False)
@@ -146,6 +150,20 @@ def test_summarize_degenerate_inputs() -> None:
         summarize([0.1, 0.2], 95)
 
 
+def test_paired_difference_matches_scipy_paired_t() -> None:
+    augmented, real = {0: 0.72, 1: 0.82, 2: 0.80, 3: 0.90}, {0: 0.70, 1: 0.80, 2: 0.75, 4: 0.5}
+    paired = paired_difference(augmented, real, 0.95)
+    assert paired.differences == pytest.approx({0: 0.02, 1: 0.02, 2: 0.05}) and paired.unpaired == (3, 4)
+    # by hand: mean 0.03, sd sqrt((0.01² + 0.01² + 0.02²) / 2) = 0.01·sqrt(3), half width t_{0.975,2}·sd/sqrt(3)
+    s = paired.summary
+    assert s.n == 3 and s.mean == pytest.approx(0.03) and s.std == pytest.approx(0.01 * math.sqrt(3))
+    assert (s.low, s.high) == (pytest.approx(0.03 - 0.04302653, abs=1e-7), pytest.approx(0.03 + 0.04302653, abs=1e-7))
+    reference = stats.ttest_rel([0.72, 0.82, 0.80], [0.70, 0.80, 0.75]).confidence_interval(0.95)
+    assert (s.low, s.high) == (pytest.approx(reference.low), pytest.approx(reference.high))
+    low, high = stats.t.interval(0.95, df=2, loc=0.03, scale=0.01)   # sd / sqrt(n) = 0.01
+    assert (s.low, s.high) == (pytest.approx(low), pytest.approx(high))
+
+
 def test_training_sets_thesis_order_and_samplers(tmp_path: Path) -> None:
     sets = training_sets(classify_params(tmp_path), "hmc")
     assert [s.name for s in sets] == ["real-50", "real", "syn-10", "real-syn-10", "real-syn-20", "prior-syn-10"]
@@ -179,21 +197,21 @@ def test_results_table_rows_and_values(built) -> None:
     _, text = built
     rows = table_rows(section(text, "Classification results"))
     header, body = rows[0], rows[1:]
-    assert header[:2] == ["training set", "stage name"] and header[-1] == "runs"
+    assert header[:2] == ["training set", "stage name"] and header[-2:] == ["steps / run", "runs"]
     assert header[2:5] == ["demo-train sens.", "demo-train spec.", "demo-train BA"]
     assert [r[1] for r in body] == ["real-50", "real", "syn-10", "real-syn-10", "real-syn-20", "prior-syn-10"]
     real = dict(zip(header, body[1]))
     assert real["training set"] == "real (train)"
     assert real["demo-train BA"] == "75.0 ± 5.0"
     assert real["demo-train sens."] == "80.0 ± 5.0" and real["demo-train spec."] == "70.0 ± 5.0"
-    assert real["demo-external BA"] == "65.0 ± 5.0" and real["runs"] == "3"
+    assert real["demo-external BA"] == "65.0 ± 5.0" and real["runs"] == "3" and real["steps / run"] == str(STEPS)
 
 
 def test_comparison_intervals_and_paired_difference(built) -> None:
     _, text = built
     block = section(text, "Real-only vs augmented balanced accuracy")
     assert "t interval" in block
-    rows = table_rows(block)
+    rows = table_rows([t for t in block.split("\n\n") if t.startswith("|")][0])
     header, body = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
     assert header[-2:] == ["difference", "paired runs"]
     # three augmented sets on train x two cohorts; train-50 has no augmented set
@@ -205,7 +223,51 @@ def test_comparison_intervals_and_paired_difference(built) -> None:
     assert row["augmented BA"].startswith(f"{100 * aug.mean:.1f} [")
     # per-run differences are all exactly +0.10: zero spread, so the interval collapses on 10.0
     assert row["difference"] == "10.0 [10.0, 10.0]" and row["paired runs"] == "3"
+    assert row["steps / run (real-only, augmented)"] == f"{STEPS}, {STEPS}"
     assert "balanced_accuracy_vs_synthetic.png" in block
+
+
+def test_paired_table_every_synthetic_set_and_cohort_with_runs_and_budget(built) -> None:
+    _, text = built
+    block = section(text, "Real-only vs augmented balanced accuracy")
+    # the caption states the number of runs and the step budget, from the parameters and the runs
+    assert "3 runs per training set (runs 0, 1, 2" in block
+    assert f"{STEPS} optimisation steps, validation every 18 steps, batches of 8 images" in block
+    assert f"Every run of every training set took {STEPS} optimisation steps." in block
+    tables_in_block = [t for t in block.split("\n\n") if t.startswith("|")]
+    assert len(tables_in_block) == 2
+    rows = table_rows(tables_in_block[1])
+    header, body = rows[0], [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert header == ["test cohort", "augmented", "real-only", "run 0", "run 1", "run 2", "runs with a gain",
+                      "mean [interval]"]
+    # every real + synthetic set on every cohort, whatever its result (prior-syn-10 loses on demo-train)
+    augmented = ["real (train) + synthetic 10 (hmc)", "real (train) + synthetic 20 (hmc)",
+                 "real (train) + synthetic 10 (prior)"]
+    assert sorted((r["augmented"], r["test cohort"]) for r in body) == sorted(
+        (a, c) for a in augmented for c in COHORTS)
+    row = next(r for r in body if r["augmented"] == augmented[0] and r["test cohort"] == "demo-train")
+    assert [row["run 0"], row["run 1"], row["run 2"]] == ["+2.0", "+2.0", "+5.0"]
+    assert row["runs with a gain"] == "3/3" and row["mean [interval]"] == "3.0 [-1.3, 7.3]"
+    prior = next(r for r in body if r["augmented"] == augmented[2] and r["test cohort"] == "demo-train")
+    assert [prior["run 0"], prior["run 1"], prior["run 2"]] == ["-5.0", "-14.0", "-8.0"]
+    ext = next(r for r in body if r["augmented"] == augmented[2] and r["test cohort"] == "demo-external")
+    assert [ext["run 0"], ext["runs with a gain"]] == ["0.0", "0/3"]   # a tie is no gain
+    assert prior["runs with a gain"] == "0/3"
+
+
+def test_unequal_steps_are_stated_per_set(tmp_path: Path) -> None:
+    params = fake_pipeline(tmp_path)
+    runs_path = Path(params["classify"]["evaluate"]["results_dir"]) / "runs.tsv"
+    runs = pd.read_csv(runs_path, sep="\t")
+    runs.loc[runs["trainset"] == "real-syn-20", "optimisation_steps"] = 3 * STEPS
+    runs.to_csv(runs_path, sep="\t", index=False)
+    params["classify"]["training"] = {"budget": {"unit": "epochs", "epochs": 12, "steps": None, "eval_every": None}}
+    text = report_stage.write_report(report_stage.report_sources(params), params["report"]["out"],
+                                     params["report"]["figures_dir"])
+    block = section(text, "Real-only vs augmented balanced accuracy")
+    assert "Training budget (`classify.training.budget`): 12 epochs, validation after each epoch." in block
+    assert f"Optimisation steps per run differ between training sets: real-50 {STEPS}; real {STEPS}; " in block
+    assert f"real-syn-20 {3 * STEPS};" in block
 
 
 def test_figures_copied_and_linked(built, tmp_path: Path) -> None:

@@ -52,18 +52,25 @@ def memorisation_figure(neighbours: pd.DataFrame, l2_max: float, ssim_min: float
 
 
 def diversity_figure(diversity: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Bars of mean pairwise MS-SSIM (+- sd) per group and label. Columns: group, label, ms_ssim_mean, ms_ssim_std."""
+    """Bars of mean pairwise MS-SSIM (+- sd) per group and label, and of the mean pairwise RMS
+    difference (+- sd) when the table has it. Columns: group, label, ms_ssim_mean, ms_ssim_std
+    [, rms_mean, rms_std]."""
     labels = list(dict.fromkeys(diversity["label"]))
     groups = _groups(diversity)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.3 * len(groups) * len(labels) / 2, 3.5))
+    panels = [("ms_ssim", "mean pairwise MS-SSIM (lower = more diverse)")]
+    if "rms_mean" in diversity.columns:
+        panels.append(("rms", "mean pairwise RMS difference (higher = more diverse)"))
+    width_in = 1.2 + 1.3 * len(groups) * len(labels) / 2
+    fig, axes = plt.subplots(1, len(panels), figsize=(width_in * len(panels), 3.5), squeeze=False)
     width = 0.8 / max(len(labels), 1)
-    for k, label in enumerate(labels):
-        part = diversity[diversity["label"] == label].set_index("group").reindex(groups)
-        ax.bar(np.arange(len(groups)) + k * width, part["ms_ssim_mean"].astype(float), width,
-               yerr=part["ms_ssim_std"].astype(float).fillna(0), label=label, capsize=3)
-    ax.set_xticks(np.arange(len(groups)) + width * (len(labels) - 1) / 2, groups, rotation=20, fontsize=8)
-    ax.set_ylabel("mean pairwise MS-SSIM (lower = more diverse)")
-    ax.legend(fontsize=8)
+    for ax, (measure, ylabel) in zip(axes[0], panels):
+        for k, label in enumerate(labels):
+            part = diversity[diversity["label"] == label].set_index("group").reindex(groups)
+            ax.bar(np.arange(len(groups)) + k * width, part[f"{measure}_mean"].astype(float), width,
+                   yerr=part[f"{measure}_std"].astype(float).fillna(0), label=label, capsize=3)
+        ax.set_xticks(np.arange(len(groups)) + width * (len(labels) - 1) / 2, groups, rotation=20, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     _save(fig, path, dpi)
 

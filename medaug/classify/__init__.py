@@ -4,13 +4,16 @@
   ``small`` CPU variant; :func:`build_classifier`.
 - :mod:`data`: volumes of a split and synthetic volumes, loaded once into memory (:class:`VolumeSet`).
 - :mod:`augment`: the classic-augmentation baseline (MONAI transforms, on the fly).
-- :mod:`train`: Adam + cross-entropy, the epoch of best validation balanced accuracy is kept.
+- :mod:`budget`: how long training lasts, in epochs (thesis) or in optimisation steps (equal for
+  every training set), and when the validation set is scored.
+- :mod:`train`: Adam + cross-entropy, the checkpoint of best validation balanced accuracy is kept.
 - :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
 - :mod:`evaluate`: per-participant predictions and summaries over runs.
 - :mod:`checkpoint`: safetensors + JSON.
 """
 
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params
+from medaug.classify.budget import TrainingBudget, batches_per_epoch
 from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
 from medaug.classify.data import (
     LABELS,
@@ -46,8 +49,8 @@ from medaug.classify.train import ClassifierTrainingConfig, TrainingResult, trai
 __all__ = [
     "LABELS", "METRIC_NAMES", "VARIANTS",
     "AugmentationConfig", "CheckpointError", "ClassicAugmentation", "ClassifierDataError",
-    "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "TrainingResult", "VolumeSet",
-    "augmentation_from_params", "balanced_accuracy_score", "build_classifier", "classification_metrics",
+    "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "TrainingBudget", "TrainingResult", "VolumeSet",
+    "augmentation_from_params", "balanced_accuracy_score", "batches_per_epoch", "build_classifier", "classification_metrics",
     "classifier_config", "concatenate", "flatten_size", "load_classifier", "predict", "prediction_metrics",
     "read_model_ready", "read_synthetic", "require_both_labels", "roc_auc_score", "save_classifier",
     "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",

@@ -1,10 +1,12 @@
-"""Training of the AD-vs-CN CNN (thesis sec. 1.5.5): Adam, cross-entropy, keep the best epoch.
+"""Training of the AD-vs-CN CNN (thesis sec. 1.5.5): Adam, cross-entropy, keep the best checkpoint.
 
-After every epoch the network is evaluated on the (always real) validation set; the kept weights
-are those of the epoch with the highest validation balanced accuracy (ties: lower validation
-loss, then the earlier epoch). One seed fixes the initial weights, the batch order, dropout and
-the augmentation, so the same call gives the same bytes on CPU (the history holds no timings
-for that reason).
+The length of training is a :class:`~medaug.classify.budget.TrainingBudget`: epochs (the thesis:
+validation after every epoch) or optimisation steps (the same number of Adam updates for every
+training set, validation every ``eval_every`` steps). At each validation the network is scored on
+the (always real) validation set; the kept weights are those of the validation with the highest
+balanced accuracy (ties: lower validation loss, then the earlier step). One seed fixes the initial
+weights, the batch order, dropout and the augmentation, so the same call gives the same bytes on
+CPU (the history holds no timings for that reason).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from medaug.classify.augment import ClassicAugmentation
+from medaug.classify.budget import TrainingBudget, batch_stream, epoch_batches
 from medaug.classify.data import VolumeSet, require_both_labels
 from medaug.classify.metrics import balanced_accuracy_score
 from medaug.classify.networks import Conv5FC3, Conv5FC3Config
@@ -28,7 +31,9 @@ from medaug.classify.networks import Conv5FC3, Conv5FC3Config
 
 @dataclass(frozen=True)
 class ClassifierTrainingConfig:
-    epochs: int = 100
+    """``classify.training``: budget (epochs or steps), batch size (images), Adam settings, device."""
+
+    budget: TrainingBudget = TrainingBudget()
     batch_size: int = 8
     learning_rate: float = 1e-4
     weight_decay: float = 0.0
@@ -38,31 +43,58 @@ class ClassifierTrainingConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ValueError(f"epochs and batch sizes must be >= 1: {self}")
+        if not isinstance(self.budget, TrainingBudget):
+            raise TypeError(f"budget must be a TrainingBudget, got {type(self.budget).__name__}")
+        if self.batch_size < 1 or self.eval_batch_size < 1:
+            raise ValueError(f"batch sizes must be >= 1: {self}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], **overrides: Any) -> "ClassifierTrainingConfig":
+        """From the ``classify.training`` mapping; ``budget`` is a mapping there (see TrainingBudget)."""
+        if "epochs" in values:
+            raise ValueError("classify.training.epochs is now classify.training.budget "
+                             "({unit: epochs, epochs: N} or {unit: steps, steps: N, eval_every: M})")
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown training parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(values)
+        if "budget" in values and not isinstance(values["budget"], TrainingBudget):
+            values["budget"] = TrainingBudget.from_dict(values["budget"] or {})
         return cls(**{**values, **overrides})
+
+
+HISTORY_COLUMNS = ["step", "epoch", "images_seen", "train_loss", "train_balanced_accuracy",
+                   "validation_loss", "validation_balanced_accuracy", "kept"]
 
 
 @dataclass
 class TrainingResult:
-    """The network with the kept weights (in eval mode), one history row per epoch, the kept epoch."""
+    """The network with the kept weights (in eval mode) and one history row per validation.
+
+    History columns (:data:`HISTORY_COLUMNS`): ``step`` (Adam updates so far), ``epoch`` (passes over
+    the training set so far, images_seen / training images; a whole number under an epoch budget),
+    ``images_seen`` (training images fed so far), the training loss and balanced accuracy over the
+    batches since the previous validation, the validation loss and balanced accuracy, ``kept``.
+    """
 
     model: Conv5FC3
     history: pd.DataFrame
-    best_epoch: int
+    best_step: int
+    steps: int            # Adam updates done
+    images_seen: int      # training images fed (each augmented copy counts once)
 
     @property
     def best(self) -> dict[str, float]:
-        return self.history.loc[self.history["epoch"] == self.best_epoch].iloc[0].to_dict()
+        return self.history.loc[self.history["step"] == self.best_step].iloc[0].to_dict()
+
+    @property
+    def best_epoch(self) -> float:
+        """Passes over the training set at the kept checkpoint (a whole number under an epoch budget)."""
+        value = float(self.best["epoch"])
+        return int(value) if value.is_integer() else value
 
 
 def resolve_device(name: str) -> torch.device:
@@ -71,21 +103,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
-    """Index batches over ``range(n)`` (shuffled with ``generator``); a trailing batch of one image
-    joins the previous batch, since batch norm cannot train on a single 1x1x1 feature map."""
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    batches = list(order.split(batch_size))
-    if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2:] = [torch.cat(batches[-2:])]
-    return batches
-
-
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     """(N, 1, D, H, W) -> logits (N, 2) on CPU, model in eval mode."""
     model.eval()
-    outputs = [model(images[idx].to(device)).float().cpu() for idx in _batches(len(images), batch_size, None)]
+    outputs = [model(images[idx].to(device)).float().cpu() for idx in epoch_batches(len(images), batch_size, None)]
     return torch.cat(outputs) if outputs else torch.zeros((0, 2))
 
 
@@ -100,7 +122,8 @@ def _validation_scores(model: nn.Module, validation: VolumeSet, config: Classifi
 def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: VolumeSet,
                      config: ClassifierTrainingConfig,
                      augmentation: ClassicAugmentation | None = None) -> TrainingResult:
-    """Build ``network`` (seeded), train it on ``train``, keep the best epoch on ``validation``.
+    """Build ``network`` (seeded), train it on ``train`` for ``config.budget``, keep the checkpoint
+    of best balanced accuracy on ``validation``.
 
     Args:
         network: the architecture; its ``in_shape`` must match the images.
@@ -121,42 +144,57 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
 
+    budget, n_train = config.budget, len(train)
+    total_steps = budget.total_steps(n_train, config.batch_size)
     rows: list[dict[str, float]] = []
     best_key: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
-    epochs = tqdm(range(1, config.epochs + 1), desc="classifier", unit="epoch", disable=not config.progress)
-    for epoch in epochs:
-        model.train()
-        total, predictions, targets = 0.0, [], []
-        for idx in _batches(len(train), config.batch_size, generator):
-            images = train.images[idx]
-            if augmentation is not None:
-                images = augmentation.batch(images)
-            labels = train.labels[idx]
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(images.to(device))
-            loss = loss_fn(logits, labels.to(device))
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-            predictions.append(logits.detach().argmax(1).cpu())
-            targets.append(labels)
+    best_step = 0
+    images_seen = 0
+    window_loss, window_images, predictions, targets = 0.0, 0, [], []
+    progress = tqdm(total=total_steps, desc="classifier", unit="step", disable=not config.progress)
+    stream = batch_stream(n_train, config.batch_size, generator)
+    model.train()
+    for step in range(1, total_steps + 1):
+        _, idx = next(stream)
+        images = train.images[idx]
+        if augmentation is not None:
+            images = augmentation.batch(images)
+        labels = train.labels[idx]
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(images.to(device))
+        loss = loss_fn(logits, labels.to(device))
+        loss.backward()
+        optimizer.step()
+        images_seen += len(idx)
+        window_loss += loss.item() * len(idx)
+        window_images += len(idx)
+        predictions.append(logits.detach().argmax(1).cpu())
+        targets.append(labels)
+        progress.update(1)
+        if not budget.validates_after(step, n_train, config.batch_size):
+            continue
         val_loss, val_ba = _validation_scores(model, validation, config, device)
+        model.train()
         rows.append({
-            "epoch": epoch,
-            "train_loss": total / len(train),
+            "step": step,
+            "epoch": images_seen / n_train,
+            "images_seen": images_seen,
+            "train_loss": window_loss / window_images,
             "train_balanced_accuracy": balanced_accuracy_score(torch.cat(targets).numpy(), torch.cat(predictions).numpy()),
             "validation_loss": val_loss,
             "validation_balanced_accuracy": val_ba,
         })
+        window_loss, window_images, predictions, targets = 0.0, 0, [], []
         key = (val_ba, -val_loss)
         if best_key is None or key > best_key:
-            best_key, best_epoch = key, epoch
+            best_key, best_step = key, step
             best_state = copy.deepcopy(model.state_dict())
-        epochs.set_postfix(val_ba=f"{val_ba:.3f}", best=best_epoch)
+        progress.set_postfix(val_ba=f"{val_ba:.3f}", best_step=best_step)
+    progress.close()
 
     model.load_state_dict(best_state)
     model.eval()
     history = pd.DataFrame(rows)
-    history["kept"] = np.asarray(history["epoch"] == best_epoch)
-    return TrainingResult(model.cpu(), history, best_epoch)
+    history["kept"] = np.asarray(history["step"] == best_step)
+    return TrainingResult(model.cpu(), history[HISTORY_COLUMNS], best_step, total_steps, images_seen)

@@ -46,6 +46,8 @@ class ReportSources:
     vae_metrics: Mapping[str, Path] = field(default_factory=dict)  # label -> train_vae metrics (optional)
     timings: Sequence[Path] = ()          # metrics/timings/*.json (optional)
     audit_dir: Path | None = None         # results/audit (stage audit; optional)
+    training_budget: str | None = None    # classify.training.budget in words (optional), e.g.
+                                          # "540 optimisation steps, validation every 18 steps"
 
     def required(self) -> list[Path]:
         paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
@@ -100,6 +102,31 @@ def _link(report_path: Path, figures_dir: Path, name: str) -> str:
     return Path(os.path.relpath(figures_dir / name, report_path.parent)).as_posix()
 
 
+def _paired_section(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame) -> list[str]:
+    """The real-only vs augmented comparison: every augmented set on every test cohort, paired by run."""
+    d, level = settings.decimals, f"{100 * settings.confidence:g} %"
+    sets, cohorts = list(sources.trainsets), list(sources.test_cohorts)
+    run_list = tables.run_indices(runs)
+    budget = (f"Training budget (`classify.training.budget`): {sources.training_budget}. "
+              if sources.training_budget else "")
+    caption = (f"{len(run_list)} runs per training set (runs {', '.join(str(k) for k in run_list)}; run k trains "
+               f"with seed `classify.seed` + k), paired by run: same seed, same test images. {budget}"
+               f"{tables.effort_statement(runs, sets)}")
+    comparison = tables.comparison_table(runs, sets, cohorts, settings.confidence, d)
+    out = ["## Real-only vs augmented balanced accuracy", "", caption, "",
+           f"Mean balanced accuracy with its {level} t interval over runs; `difference` is the mean of "
+           f"the per-run differences (augmented − real-only) with its {level} paired t interval "
+           "(t on n − 1 degrees of freedom, n paired runs). Every augmented training set is listed "
+           "for every test cohort, whatever its result.", ""]
+    if not len(comparison):
+        return out + ["No augmented training set has a real-only baseline on the same split.", ""]
+    out += [md.table(comparison), ""]
+    out += ["Per-run differences, augmented − real-only balanced accuracy in percentage points "
+            f"({len(run_list)} runs; `n/a`: one side lacks that run).", "",
+            md.table(tables.paired_runs_table(runs, sets, cohorts, settings.confidence, d)), ""]
+    return out
+
+
 def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame, figure: dict[str, str]) -> str:
     """The markdown text; ``figure`` maps figure keys to links relative to the report."""
     d = settings.decimals
@@ -115,16 +142,11 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
     out += ["## Classification results", "",
             "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
             "brackets). Columns per test cohort: sensitivity (AD recall), specificity (CN recall), "
-            "balanced accuracy.", "",
+            "balanced accuracy; then the optimisation (Adam) steps each run took and the number of runs. "
+            + (f"Training budget: {sources.training_budget}." if sources.training_budget else ""), "",
             md.table(tables.results_table(runs, sets, cohorts, d)), ""]
 
-    comparison = tables.comparison_table(runs, sets, cohorts, settings.confidence, d)
-    out += ["## Real-only vs augmented balanced accuracy", "",
-            f"Mean balanced accuracy with its {level} t interval over runs; `difference` is the mean of "
-            f"the per-run differences (augmented − real-only, runs paired by index: same seed, same "
-            f"test images) with its {level} t interval.", ""]
-    out += [md.table(comparison) if len(comparison) else "No augmented training set has a real-only baseline "
-            "on the same split.", ""]
+    out += _paired_section(sources, settings, runs)
     out += [md.image("balanced accuracy against the number of synthetic images", figure["ba"]), ""]
 
     out += ["## Synthetic volumes", ""]

@@ -6,6 +6,7 @@ Every function takes data already read (frames, dicts) and returns a frame ready
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -13,20 +14,51 @@ from typing import Any
 import pandas as pd
 
 from medaug.evaluate.markdown import MISSING, mean_std, number, percent
-from medaug.evaluate.statistics import summarize
+from medaug.evaluate.statistics import paired_difference, summarize
 from medaug.evaluate.trainsets import TrainingSet, baseline_of
 
 RUN_COLUMNS = ("trainset", "run", "cohort", "balanced_accuracy", "sensitivity", "specificity")
 THESIS_METRICS = (("sensitivity", "sens."), ("specificity", "spec."), ("balanced_accuracy", "BA"))
+STEPS_COLUMN = "optimisation_steps"   # optional column of runs.tsv (Adam steps of the run)
 
 
 def _runs_of(runs: pd.DataFrame, trainset: str, cohort: str) -> pd.DataFrame:
     return runs[(runs["trainset"] == trainset) & (runs["cohort"] == cohort)]
 
 
+def steps_per_run(runs: pd.DataFrame, trainset: str) -> list[int]:
+    """The distinct optimisation-step counts of a training set's runs (empty if not recorded)."""
+    if STEPS_COLUMN not in runs:
+        return []
+    values = pd.to_numeric(runs.loc[runs["trainset"] == trainset, STEPS_COLUMN], errors="coerce").dropna()
+    return sorted({int(v) for v in values})
+
+
+def _steps_text(steps: Sequence[int]) -> str:
+    return "/".join(str(s) for s in steps) if steps else MISSING
+
+
+def effort_statement(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> str:
+    """One sentence on the optimisation steps the runs took: equal for every set, or per set."""
+    per_set = {s.name: steps_per_run(runs, s.name) for s in sets}
+    if not any(per_set.values()):
+        return "The runs did not record their optimisation steps."
+    distinct = {tuple(v) for v in per_set.values()}
+    if len(distinct) == 1 and len(next(iter(distinct))) == 1:
+        return f"Every run of every training set took {next(iter(distinct))[0]} optimisation steps."
+    return ("Optimisation steps per run differ between training sets: "
+            + "; ".join(f"{name} {_steps_text(v)}" for name, v in per_set.items()) + ".")
+
+
+def run_indices(runs: pd.DataFrame) -> list[int]:
+    """The run indices present in the per-run table, sorted."""
+    return sorted({int(r) for r in runs["run"]})
+
+
 def results_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str], decimals: int) -> pd.DataFrame:
     """Thesis-style table: one row per training set; per test cohort sensitivity, specificity and
-    balanced accuracy as mean ± sd (ddof=1) over runs, in percent; then the number of runs."""
+    balanced accuracy as mean ± sd (ddof=1) over runs, in percent; then the optimisation steps per
+    run and the number of runs."""
     rows = []
     for trainset in sets:
         row = {"training set": trainset.label, "stage name": trainset.name}
@@ -38,6 +70,7 @@ def results_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequ
                 values = group[metric].astype(float)
                 std = values.std(ddof=1) if values.notna().sum() > 1 else float("nan")
                 row[f"{cohort} {short}"] = mean_std(values.mean(), std, decimals)
+        row["steps / run"] = _steps_text(steps_per_run(runs, trainset.name))
         row["runs"] = "/".join(str(c) for c in dict.fromkeys(counts))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -49,34 +82,72 @@ def _interval(summary, decimals: int) -> str:
     return f"{percent(summary.mean, decimals)} [{percent(summary.low, decimals)}, {percent(summary.high, decimals)}]"
 
 
-def comparison_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str],
-                     confidence: float, decimals: int) -> pd.DataFrame:
-    """Real-only vs augmented balanced accuracy per test cohort, with t intervals over runs.
+def _ba_by_run(runs: pd.DataFrame, trainset: str, cohort: str) -> dict[int, float]:
+    group = _runs_of(runs, trainset, cohort)
+    return {int(k): float(v) for k, v in zip(group["run"], group["balanced_accuracy"])}
 
-    For every training set with real images other than the plain real-only baseline of its split,
-    one row per cohort: the baseline's and the augmented set's mean BA with their t intervals, and
-    the mean of the per-run differences (runs paired by index: same seed, same test images) with
-    its t interval.
-    """
-    rows = []
+
+def _paired_rows(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str], confidence: float):
+    """(cohort, baseline, augmented set, PairedDifference) for every set with a real-only baseline,
+    every cohort: no row is left out, whatever its result."""
     for trainset in sets:
         baseline = baseline_of(trainset, list(sets))
         if baseline is None:
             continue
         for cohort in cohorts:
-            base = _runs_of(runs, baseline.name, cohort).set_index("run")["balanced_accuracy"].astype(float)
-            augmented = _runs_of(runs, trainset.name, cohort).set_index("run")["balanced_accuracy"].astype(float)
-            paired = sorted(set(base.index) & set(augmented.index))
-            difference = summarize((augmented.loc[paired] - base.loc[paired]).tolist(), confidence)
-            rows.append({
-                "test cohort": cohort, "real-only": baseline.label, "augmented": trainset.label,
-                "real-only BA": _interval(summarize(base.tolist(), confidence), decimals),
-                "augmented BA": _interval(summarize(augmented.tolist(), confidence), decimals),
-                "difference": _interval(difference, decimals),
-                "paired runs": len(paired),
-            })
+            yield cohort, baseline, trainset, paired_difference(
+                _ba_by_run(runs, trainset.name, cohort), _ba_by_run(runs, baseline.name, cohort), confidence)
+
+
+def comparison_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str],
+                     confidence: float, decimals: int) -> pd.DataFrame:
+    """Real-only vs augmented balanced accuracy per test cohort, with t intervals over runs.
+
+    For every training set with real images other than the plain real-only baseline of its split,
+    one row per cohort: the baseline's and the augmented set's mean BA with their t intervals, the
+    mean of the per-run differences (runs paired by index: same seed, same test images) with its
+    paired t interval, the number of paired runs, and the optimisation steps per run of each side.
+    """
+    rows = []
+    for cohort, baseline, trainset, paired in _paired_rows(runs, sets, cohorts, confidence):
+        rows.append({
+            "test cohort": cohort, "real-only": baseline.label, "augmented": trainset.label,
+            "real-only BA": _interval(summarize(_ba_by_run(runs, baseline.name, cohort).values(), confidence), decimals),
+            "augmented BA": _interval(summarize(_ba_by_run(runs, trainset.name, cohort).values(), confidence), decimals),
+            "steps / run (real-only, augmented)": f"{_steps_text(steps_per_run(runs, baseline.name))}, "
+                                                  f"{_steps_text(steps_per_run(runs, trainset.name))}",
+            "difference": _interval(paired.summary, decimals),
+            "paired runs": len(paired.differences),
+        })
     return pd.DataFrame(rows, columns=["test cohort", "real-only", "augmented", "real-only BA", "augmented BA",
-                                       "difference", "paired runs"])
+                                       "steps / run (real-only, augmented)", "difference", "paired runs"])
+
+
+def _signed(value: float, decimals: int) -> str:
+    """A difference of fractions in signed percentage points, e.g. ``+2.5``, ``0.0``; NaN as ``n/a``."""
+    if not math.isfinite(value):
+        return MISSING
+    points = round(100.0 * value, decimals)
+    return f"{points:+.{decimals}f}" if points != 0 else f"{0.0:.{decimals}f}"
+
+
+def paired_runs_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str],
+                      confidence: float, decimals: int) -> pd.DataFrame:
+    """The per-run differences behind :func:`comparison_table`: one row per (augmented set, test
+    cohort), one column per run (augmented − real-only balanced accuracy, percentage points, signed;
+    ``n/a`` where one side lacks that run), then how many runs gained and the paired mean [interval]."""
+    all_runs = run_indices(runs)
+    rows = []
+    for cohort, baseline, trainset, paired in _paired_rows(runs, sets, cohorts, confidence):
+        row = {"test cohort": cohort, "augmented": trainset.label, "real-only": baseline.label}
+        for k in all_runs:
+            row[f"run {k}"] = _signed(paired.differences[k], decimals) if k in paired.differences else MISSING
+        gains = sum(1 for v in paired.differences.values() if round(v, 12) > 0)   # float noise is no gain
+        row["runs with a gain"] = f"{gains}/{len(paired.differences)}"
+        row["mean [interval]"] = _interval(paired.summary, decimals)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["test cohort", "augmented", "real-only", *[f"run {k}" for k in all_runs],
+                                       "runs with a gain", "mean [interval]"])
 
 
 def qc_table(images: Mapping[str, pd.DataFrame], decimals: int) -> pd.DataFrame:
