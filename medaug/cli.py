@@ -60,6 +60,54 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _label_volume_loader():
+    """``pipelines.train_vae.load_label_volumes``, the one reader of the stack + split layout.
+
+    The stage scripts are not part of the installed package; they sit in the repository root,
+    where ``medaug slices`` runs (params.yaml's paths are relative to it).
+    """
+    try:
+        from pipelines.train_vae import load_label_volumes
+    except ModuleNotFoundError:
+        sys.path.insert(0, str(Path.cwd()))
+        try:
+            from pipelines.train_vae import load_label_volumes
+        except ModuleNotFoundError as err:
+            raise SystemExit(f"error: run 'medaug slices' from the repository root (pipelines/ not found: {err})")
+    return load_label_volumes
+
+
+def _cmd_slices(args: argparse.Namespace) -> int:
+    import logging
+
+    import torch
+
+    from medaug.sampling.factory import SamplerError
+    from medaug.train.slice_check import run_slice_check
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with open(args.params) as fh:
+        params = yaml.safe_load(fh)
+    train_params, sample_params = params["train_vae"], params["sample"]
+    torch.set_num_threads(int(train_params.get("threads", torch.get_num_threads())))
+    load_label_volumes = _label_volume_loader()
+    splits_dir = Path(train_params["splits_dir"])
+    train = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['train_split']}.tsv", args.label)[0]
+    val = None
+    if train_params.get("validation_split"):
+        val = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['validation_split']}.tsv", args.label)[0]
+    try:
+        result = run_slice_check(train, args.label, train_params, sample_params, args.out_dir, model_name=args.model,
+                                 sampler=args.sampler, axis=args.axis, index=args.index, val_volumes=val,
+                                 epochs=args.epochs, n_samples=args.n)
+    except (SamplerError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.figures, indent=2))
+    print(f"wrote {result.montage} and {result.summary}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"medaug {__import__('medaug').__version__}")
@@ -94,6 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--modalities", nargs="+", default=None,
                          help="ADNI only: modalities to convert, e.g. T1 (default: clinica's, every modality)")
     convert.set_defaults(func=_cmd_convert)
+
+    slices = sub.add_parser(
+        "slices", help="2D quick check: train, sample and measure diversity on one slice of each volume",
+        description="Train the configured generative model on one 2D slice of a label's model-ready training volumes "
+                    "(same model classes, trainer and samplers as the 3D pipeline, thesis ch. 2-3), sample from it, "
+                    "and write a montage (real / reconstructions / synthetic) and diversity.json. "
+                    "Run from the repository root.")
+    slices.add_argument("--params", default="params.yaml",
+                        help="YAML file with 'train_vae' and 'sample' sections (default: %(default)s)")
+    slices.add_argument("--label", required=True, help="diagnosis label, e.g. AD or CN")
+    slices.add_argument("--out-dir", default="results/slices2d", help="output folder (default: %(default)s)")
+    slices.add_argument("--axis", type=int, default=2, choices=[0, 1, 2],
+                        help="spatial axis cut across: 0 sagittal, 1 coronal, 2 axial (default: %(default)s)")
+    slices.add_argument("--index", type=int, default=None, help="slice index along --axis (default: the middle one)")
+    slices.add_argument("--epochs", type=int, default=None, help="override train_vae.training.max_epochs")
+    slices.add_argument("--model", default=None, help="override train_vae.model (rhvae, vae, geometric_vae)")
+    slices.add_argument("--sampler", default=None,
+                        help="override sample.sampler (default: it, if it fits the model, else the model's own sampler)")
+    slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
+    slices.set_defaults(func=_cmd_slices)
     return parser
 
 
