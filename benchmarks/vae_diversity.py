@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -34,8 +33,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from medaug.models.diagnostics import mean_pairwise_rms as pairwise_rms  # noqa: E402
 from medaug.models.geometric_vae import GeometricVAE, GeometricVAEConfig  # noqa: E402
 from medaug.models.networks import NetworkConfig  # noqa: E402
+from medaug.models.pca import pca_reconstruction  # noqa: E402
 from medaug.models.rhvae import RHVAE, RHVAEConfig  # noqa: E402
 from medaug.models.vae import VAE, VAEConfig, encode_dataset  # noqa: E402
 from medaug.sampling.factory import build_latent_sampler, draw_latents  # noqa: E402
@@ -59,24 +60,6 @@ def load_volumes(params: dict, label: str, npz: str | None) -> tuple[torch.Tenso
     splits = Path(params["splits_dir"])
     return tuple(load_label_volumes(params["stack"], splits / f"{params[key]}.tsv", label)[0]
                  for key in ("train_split", "validation_split"))
-
-
-def pairwise_rms(volumes: np.ndarray, max_items: int = 60) -> float:
-    """Mean RMS difference over pairs of (N, ...) volumes (the first ``max_items``)."""
-    flat = volumes.reshape(volumes.shape[0], -1)[:max_items].astype(np.float64)
-    squared = (flat**2).sum(1)
-    distances = (squared[:, None] + squared[None, :] - 2 * flat @ flat.T) / flat.shape[1]
-    upper = np.triu_indices(flat.shape[0], 1)
-    return float(np.sqrt(np.clip(distances[upper], 0, None)).mean())
-
-
-def pca_reconstruction(volumes: np.ndarray, rank: int) -> tuple[np.ndarray, float]:
-    """Rank-``rank`` PCA reconstructions of (N, ...) volumes and the explained-variance fraction."""
-    flat = volumes.reshape(volumes.shape[0], -1).astype(np.float64)
-    mean = flat.mean(0)
-    u, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    recon = mean + (u[:, :rank] * s[:rank]) @ vt[:rank]
-    return recon.reshape(volumes.shape), float((s[:rank] ** 2).sum() / (s**2).sum())
 
 
 @torch.no_grad()
@@ -169,7 +152,8 @@ def main() -> None:
         unit_step = float((model.decode(means[:1] + direction) - base).pow(2).mean().sqrt())
     model.fit_metric(train.to(device), 16)
     real = train.numpy()
-    pca, explained = pca_reconstruction(real, model.latent_size)
+    reference = pca_reconstruction(real, model.latent_size)
+    pca, explained = reference.volumes, reference.explained_variance
     figures = {
         "overrides": args.overrides, "steps": args.steps, "warmup_steps": args.warmup_steps, "train_seconds": round(train_seconds, 1),
         "final_train_elbo": float(np.mean(history[-20:])), "val_vae_elbo": val_bound, "val_mean_baseline": mean_baseline,
