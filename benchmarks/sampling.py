@@ -1,4 +1,4 @@
-"""Latent-space sampling benchmark (issue 6 item 7): our RHVAE HMC sampler against pythae 0.1.2's.
+"""Latent-space sampling benchmark: our RHVAE HMC sampler against pythae 0.1.2's.
 
 Same metric (N centroids, latent d, random L with a positive diagonal), same process, one thread:
 C chains x S MCMC steps x K leapfrog steps. Prints the median wall time of each and the ratio
