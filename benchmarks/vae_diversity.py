@@ -34,32 +34,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.models.diagnostics import mean_pairwise_rms as pairwise_rms  # noqa: E402
-from medaug.models.geometric_vae import GeometricVAE, GeometricVAEConfig  # noqa: E402
-from medaug.models.networks import NetworkConfig  # noqa: E402
 from medaug.models.pca import pca_reconstruction  # noqa: E402
-from medaug.models.rhvae import RHVAE, RHVAEConfig  # noqa: E402
-from medaug.models.vae import VAE, VAEConfig, encode_dataset  # noqa: E402
+from medaug.models.vae import encode_dataset  # noqa: E402
 from medaug.sampling.factory import build_latent_sampler, draw_latents  # noqa: E402
-
-_MODELS = {"vae": (VAE, VAEConfig), "rhvae": (RHVAE, RHVAEConfig), "geometric_vae": (GeometricVAE, GeometricVAEConfig)}
-
-
-def build_model(params: dict, spatial_shape: tuple[int, ...]):
-    network = NetworkConfig.from_dict({**params["network"], "spatial_dims": len(spatial_shape), "spatial_shape": list(spatial_shape)})
-    cls, config_cls = _MODELS[params["model"]]
-    return cls(config_cls.from_dict({**params.get(params["model"], {}), "network": network}))
-
-
-def load_volumes(params: dict, label: str, npz: str | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(train, validation) volumes of one label, (N, 1, *S) float32: from the stack, or a saved npz."""
-    if npz:
-        arrays = np.load(npz)
-        return tuple(torch.from_numpy(arrays[f"{split}_{label}"].astype(np.float32)) for split in ("train", "val"))
-    from pipelines.train_vae import load_label_volumes
-
-    splits = Path(params["splits_dir"])
-    return tuple(load_label_volumes(params["stack"], splits / f"{params[key]}.tsv", label)[0]
-                 for key in ("train_split", "validation_split"))
+from pipelines.train_vae import build_model, load_label_volumes  # noqa: E402
 
 
 @torch.no_grad()
@@ -101,7 +79,6 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], dest="overrides")
     parser.add_argument("--warmup-steps", type=int, default=0, help="optimise the plain VAE bound for this many steps first")
     parser.add_argument("--eval-every", type=int, default=0, help="print the validation bound and reconstruction spread every this many steps")
-    parser.add_argument("--npz", default=None, help="read train_<label>/val_<label> arrays (N, 1, *S) from this file instead of the stack")
     parser.add_argument("--json", default=None, help="append the figures as one JSON line to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -110,7 +87,9 @@ def main() -> None:
     sample_params = all_params["sample"]
     device = torch.device(args.device)
 
-    train, val = load_volumes(params, args.label, args.npz)
+    splits = Path(params["splits_dir"])
+    train, val = (load_label_volumes(params["stack"], splits / f"{params[key]}.tsv", args.label)[0]
+                  for key in ("train_split", "validation_split"))
     torch.manual_seed(int(params["training"].get("seed", 0)))
     model = build_model(params, tuple(train.shape[2:])).to(device)
     model.prepare_for_training(train.to(device))
