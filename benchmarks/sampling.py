@@ -58,7 +58,7 @@ def pythae_sampler(metric: RHVAEMetric, args):
         input_dim=(1, 8, 8), latent_dim=metric.latent_dim, temperature=metric.temperature, regularization=metric.lam
     )
     model = RHVAE(config)
-    model.M = deque([metric.gram().detach().clone()])
+    model.M = deque([metric.gram.detach().clone()])
     model.centroids = deque([metric.centroids.detach().clone()])
     model._update_metric()
     sampler_config = RHVAESamplerConfig(

@@ -33,11 +33,13 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from medaug.audit.diversity import mean_pairwise_ms_ssim  # noqa: E402
 from medaug.models.diagnostics import mean_pairwise_rms as pairwise_rms  # noqa: E402
 from medaug.models.pca import pca_reconstruction  # noqa: E402
 from medaug.models.vae import encode_dataset  # noqa: E402
 from medaug.sampling.factory import build_latent_sampler, draw_latents  # noqa: E402
-from pipelines.train_vae import build_model, load_label_volumes  # noqa: E402
+from medaug.models.registry import build_model  # noqa: E402
+from medaug.volumes import load_label_volumes  # noqa: E402
 
 
 @torch.no_grad()
@@ -91,7 +93,7 @@ def main() -> None:
     train, val = (load_label_volumes(params["stack"], splits / f"{params[key]}.tsv", args.label)[0]
                   for key in ("train_split", "validation_split"))
     torch.manual_seed(int(params["training"].get("seed", 0)))
-    model = build_model(params, tuple(train.shape[2:])).to(device)
+    model = build_model(params["model"], params, tuple(train.shape[2:])).to(device)
     model.prepare_for_training(train.to(device))
     training = params["training"]
     optimizer = torch.optim.Adam(model.parameters(), lr=float(training["learning_rate"]))
@@ -141,6 +143,14 @@ def main() -> None:
         "rms_recon": pairwise_rms(recon), "rmse_recon": float(np.sqrt(((recon - real) ** 2).mean())),
         "rmse_pca": float(np.sqrt(((pca - real) ** 2).mean())), "rms_per_unit_step": unit_step,
     }
+    diversity = all_params["audit"]["diversity"]
+
+    def ms_ssim(volumes: np.ndarray) -> float:
+        """Mean pairwise MS-SSIM with the audit's settings (the acceptance figure of the audit stage)."""
+        return mean_pairwise_ms_ssim(volumes[:, 0], diversity["max_pairs"], 0, diversity["weights"],
+                                     diversity["kernel_size"], diversity["kernel_sigma"])["ms_ssim_mean"]
+
+    figures["msssim_real"], figures["msssim_pca"], figures["msssim_recon"] = ms_ssim(real), ms_ssim(pca), ms_ssim(recon)
     samplers = {"prior": {}, "gmm": sample_params["samplers"]["gmm"]}
     if model.model_type == "rhvae":
         samplers["rhvae_hmc"] = sample_params["samplers"]["rhvae_hmc"]
@@ -153,6 +163,7 @@ def main() -> None:
         flat_r = real.reshape(len(real), -1)
         nearest = np.sqrt(((flat_s[:, None, :] - flat_r[None]) ** 2).mean(-1)).min(1)
         figures[f"rms_{name}"] = pairwise_rms(decoded)
+        figures[f"msssim_{name}"] = ms_ssim(decoded)
         figures[f"nn_{name}"] = float(np.median(nearest))
         figures[f"z_norm_{name}"] = float(draw.latents.norm(dim=1).mean())
         if draw.mean_acceptance is not None:

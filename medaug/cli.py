@@ -60,37 +60,19 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-def _label_volume_loader():
-    """``pipelines.train_vae.load_label_volumes``, the one reader of the stack + split layout.
-
-    The stage scripts are not part of the installed package; they sit in the repository root,
-    where ``medaug slices`` runs (params.yaml's paths are relative to it).
-    """
-    try:
-        from pipelines.train_vae import load_label_volumes
-    except ModuleNotFoundError:
-        sys.path.insert(0, str(Path.cwd()))
-        try:
-            from pipelines.train_vae import load_label_volumes
-        except ModuleNotFoundError as err:
-            raise SystemExit(f"error: run 'medaug slices' from the repository root (pipelines/ not found: {err})")
-    return load_label_volumes
-
-
 def _cmd_slices(args: argparse.Namespace) -> int:
     import logging
 
-    import torch
-
+    from medaug.runtime import set_threads
     from medaug.sampling.factory import SamplerError
     from medaug.train.slice_check import run_slice_check
+    from medaug.volumes import load_label_volumes
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with open(args.params) as fh:
         params = yaml.safe_load(fh)
     train_params, sample_params = params["train_vae"], params["sample"]
-    torch.set_num_threads(int(train_params.get("threads", torch.get_num_threads())))
-    load_label_volumes = _label_volume_loader()
+    set_threads(train_params.get("threads"))
     splits_dir = Path(train_params["splits_dir"])
     train = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['train_split']}.tsv", args.label)[0]
     val = None

@@ -12,12 +12,12 @@ On success it writes (atomically) ``path`` with ``{"stage", "seconds", "started"
 ``started`` / ``finished`` are ISO 8601 times in UTC. A stage that raises writes nothing, so a
 timing file always belongs to a run whose outputs exist. The default path is
 ``metrics/timings/{name}.json`` (``{name}`` filled in), which the report stage tabulates.
+:func:`pipelines._runner.run_stage` applies it to every stage run by ``dvc repro``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,21 +53,3 @@ class stage_timer(contextlib.ContextDecorator):  # noqa: N801 - used like a func
         write_json({"stage": self.name, "seconds": round(self.seconds, 3),
                     "started": _iso(self._started), "finished": _iso(datetime.now(timezone.utc))}, self.path)
         return False
-
-
-def run_stage(main) -> int:
-    """Run a stage script's ``main()`` and return its exit code.
-
-    Under ``dvc repro`` (which sets ``DVC_STAGE`` to the stage's address, e.g. ``train_vae@AD``)
-    the wall time goes to ``metrics/timings/<address>.json``; a stage that fails (raises or returns
-    a non-zero code) writes no timing.
-    """
-    name = os.environ.get("DVC_STAGE")
-    if not name:
-        return int(main() or 0)
-    timer = stage_timer(name.replace("/", "_").replace(":", "_"))
-    timer.__enter__()
-    code = int(main() or 0)
-    if code == 0:
-        timer.__exit__(None, None, None)
-    return code

@@ -2,293 +2,31 @@
 
     python -m pipelines.audit [--params params.yaml]
 
-Reads the ``audit`` section of params.yaml; the real model-ready stack ``<stack>`` and the splits
-in ``<splits_dir>`` (training split = what the generators saw; ``held_out_splits`` = real patients
-they never saw); each synthetic set ``<synthetic>.<sampler>/<label>/samples.tsv + samples.npy``;
-the classifiers ``<fidelity.classifier_dir>/<trainset>/run-<k>/``. Writes into ``<results_dir>``::
-
-    neighbours.tsv   one row per synthetic / held-out volume: nearest training volume (L2, SSIM), near_copy
-    diversity.tsv    group, label: mean pairwise MS-SSIM and RMS difference (sd, pairs); the group
-                     ``real train PCA-d`` holds the rank-d PCA reconstructions of the training volumes
-    fidelity.tsv     group, label, run: Frechet distance, precision, recall (classifier features;
-                     every group, the PCA-d reconstructions too, against the held-out real volumes)
-    gan.tsv          sampler: GAN-train / GAN-test balanced accuracy (mean, sd), real-on-real baseline
-    gan_runs.tsv     the same per classifier run
-    regions.tsv      demo only: dark-voxel fraction in the generator's MTL / ventricle regions
-    audit.tsv        one row per (sampler, label): the summary the report shows
-    checks.tsv       one row per (sampler, label): the acceptance checks (``criteria``)
-    montage_<label>.png  random volumes of every set, and each set's voxelwise sd
-    *.png            figures
-
-and ``<metrics>`` (DVC metrics: finite numbers or null), with the block ``checks`` per sampler and
-label. d of the PCA reference is ``reference.latent_size`` or the latent size in
-``<reference.models_dir>/<label>/model/model.json``. The Frechet distance is computed in the
-real-data classifier's feature space: it is not an ImageNet / MedicalNet FID.
+Reads the ``audit`` section of params.yaml and runs :func:`medaug.audit.run.run`, which documents
+the inputs and writes ``<results_dir>`` (tables, figures, montages) and ``<metrics>``.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
 
-import argparse
-import json
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-import torch
-
-from medaug.audit import diversity as div
-from medaug.audit import fidelity as fid
-from medaug.audit import memorisation as mem
-from medaug.audit import plots, regions
-from medaug.audit import summary as tables
-from medaug.audit.montage import set_montage
-from medaug.audit.reference import label_references
-from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_TRAIN
-from medaug.bids.layout import read_table
-from medaug.classify import (
-    LABELS,
-    VolumeSet,
-    load_classifier,
-    predict,
-    prediction_metrics,
-    qc_excluded_sessions,
-    read_model_ready,
-    split_volumes,
-    synthetic_volumes,
-)
-from medaug.io import write_json, write_tsv
-from medaug.preprocess.model_ready import stack_paths
+from medaug.audit.run import run
 from pipelines._params import load_params
-from pipelines._timing import run_stage
+from pipelines._runner import run_stage
+
+logger = logging.getLogger("pipelines.audit")
 
 
-def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
-    """``train`` (the generators' training split) and ``held_out`` (the held-out splits, together)."""
-    splits_dir, prefix = Path(params["splits_dir"]), str(params["stack"])
-    stack, index = read_model_ready(prefix)
-    excluded = qc_excluded_sessions(prefix)
-
-    def load(split: str) -> VolumeSet:
-        path = splits_dir / f"{split}.tsv"
-        table = read_table(path, ("participant_id", "session_id", "diagnosis"))
-        table = table[table["diagnosis"].isin(LABELS)]
-        return split_volumes(stack, index, table, str(path), source=split, excluded=excluded)
-
-    held_out = [load(split) for split in params["held_out_splits"]]
-    return {"train": load(params["train_split"]),
-            "held_out": VolumeSet(torch.cat([s.images for s in held_out]), torch.cat([s.labels for s in held_out]),
-                                  pd.concat([s.table for s in held_out], ignore_index=True)),
-            "test": load(params["test_split"])}
-
-
-def of_label(volumes: VolumeSet, label: str) -> tuple[np.ndarray, list[str]]:
-    """(volumes (n, D, H, W) float32, participant ids) of one label; a view, not a copy, when the label's
-    rows are contiguous (synthetic sets: one block per label)."""
-    rows = np.flatnonzero((volumes.labels == LABELS.index(label)).numpy())
-    contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
-    pick = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
-    return volumes.images[pick, 0].numpy(), volumes.table.iloc[pick]["participant_id"].astype(str).tolist()
-
-
-def label_arrays(volumes: VolumeSet, labels: list[str]) -> dict[str, np.ndarray]:
-    """Label -> that label's volumes (n, D, H, W) (:func:`of_label`)."""
-    return {label: of_label(volumes, label)[0] for label in labels}
-
-
-def synthetic_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
-    """Sampler name -> its first ``max_synthetic`` volumes per label."""
-    out = {}
-    for sampler, directory in (params["synthetic"] or {}).items():
-        if not Path(directory).is_dir():
-            raise FileNotFoundError(f"{directory}: synthetic set of sampler {sampler!r} not found (audit.synthetic)")
-        n = min(int(params["max_synthetic"]), *(len(pd.read_csv(Path(directory) / label / "samples.tsv", sep="\t"))
-                                                 for label in params["labels"]))
-        out[sampler] = synthetic_volumes(directory, n, params["labels"])
-    return out
-
-
-def audit_memorisation(params, real, synthetic, mask) -> tuple[pd.DataFrame, dict]:
-    options = params["memorisation"]
-    ssim_options = {"sigma": float(options["ssim_sigma"]), "radius": int(options["ssim_radius"])}
-    rows, summaries = [], {}
-    for label in params["labels"]:
-        train, train_ids = of_label(real["train"], label)
-        held, held_ids = of_label(real["held_out"], label)
-        held_nn = mem.nearest_neighbours(held, train, mask, int(options["n_candidates"]), ssim_options)
-        held_flags = mem.near_copy_flags(held_nn.l2, held_nn.ssim, float(options["ssim_min"]), float(options["l2_max"]))
-        rows.append(mem.neighbour_table(held_ids, train_ids, held_nn, held_flags).assign(group=HELD_OUT, label=label))
-        for sampler, volumes in synthetic.items():
-            images, ids = of_label(volumes, label)
-            nn = mem.nearest_neighbours(images, train, mask, int(options["n_candidates"]), ssim_options)
-            flags = mem.near_copy_flags(nn.l2, nn.ssim, float(options["ssim_min"]), float(options["l2_max"]))
-            rows.append(mem.neighbour_table(ids, train_ids, nn, flags).assign(group=sampler, label=label))
-            summaries[(sampler, label)] = mem.memorisation_summary(nn, held_nn, float(options["ssim_min"]),
-                                                                   float(options["l2_max"]))
-            print(f"memorisation {sampler} {label}: {summaries[(sampler, label)]}")
-    table = pd.concat(rows, ignore_index=True)
-    return table[["group", "label", *[c for c in table.columns if c not in ("group", "label")]]], summaries
-
-
-def classifier_runs(options: Mapping[str, Any], trainset: str) -> list[tuple[int, torch.nn.Module]]:
-    root = Path(options["classifier_dir"]) / trainset
-    return [(int(k), load_classifier(root / f"run-{int(k)}")[0]) for k in options["runs"]]
-
-
-def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Per classifier run and label: every group but the held-out one against the held-out real features."""
-    options = params["fidelity"]
-    batch, k = int(options["batch_size"]), int(options["k"])
-
-    def features(model, images: np.ndarray) -> np.ndarray:
-        return fid.penultimate_features(model, torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None], batch)
-
-    rows = []
-    for run, model in classifier_runs(options, options["real_trainset"]):
-        for label in params["labels"]:
-            reference = features(model, arrays[HELD_OUT][label])
-            for group in (g for g in arrays if g != HELD_OUT):
-                candidate = features(model, arrays[group][label])
-                rows.append({"group": group, "label": label, "run": run,
-                             "frechet_distance": fid.frechet_distance(candidate, reference),
-                             **fid.precision_recall(reference, candidate, k),
-                             "n": len(candidate), "n_reference": len(reference)})
-    return pd.DataFrame(rows)
-
-
-def _balanced_accuracy(model, volumes: VolumeSet, batch: int) -> float:
-    return float(prediction_metrics(predict(model, volumes, batch, "cpu"))["balanced_accuracy"])
-
-
-def audit_gan(params, real, synthetic) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """GAN-train (trainset of ``gan_train[sampler]`` on the real test split) and GAN-test (real classifiers on each synthetic set)."""
-    options = params["fidelity"]
-    batch = int(options["batch_size"])
-    rows = []
-    for run, model in classifier_runs(options, options["real_trainset"]):
-        rows.append({"sampler": "real", "measure": "baseline", "run": run,
-                     "balanced_accuracy": _balanced_accuracy(model, real["test"], batch)})
-        for sampler, volumes in synthetic.items():
-            rows.append({"sampler": sampler, "measure": "gan_test", "run": run,
-                         "balanced_accuracy": _balanced_accuracy(model, volumes, batch)})
-    for sampler, trainset in (options.get("gan_train") or {}).items():
-        for run, model in classifier_runs(options, trainset):
-            rows.append({"sampler": sampler, "measure": "gan_train", "run": run, "trainset": trainset,
-                         "balanced_accuracy": _balanced_accuracy(model, real["test"], batch)})
-    runs = pd.DataFrame(rows)
-    return runs, tables.gan_summary(runs, list(synthetic))
-
-
-def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
-    """Dark-voxel fractions in the demo generator's MTL and ventricle regions (demo cohorts only)."""
-    from medaug.synth.atlas import MTL_REGIONS, VENTRICLE_SD_MM, load_template_atlas
-
-    options = params["regions"]
-    xyz = regions.grid_coordinates(shape, affine)
-    mtl = regions.gaussian_region_weight(xyz, [c for c, _ in MTL_REGIONS.values()], [s for _, s in MTL_REGIONS.values()],
-                                         mirror_x=True)
-    ventricles = regions.gaussian_region_weight(xyz, load_template_atlas(head_shell=False).ventricle_centres_mm,
-                                                VENTRICLE_SD_MM)
-    masks = {"mtl": mtl >= float(options["min_weight"]), "ventricles": ventricles >= float(options["min_weight"])}
-    for name, mask in masks.items():
-        print(f"regions: {name} covers {int(mask.sum())} voxels of the model-ready grid")
-    sets = {"real": VolumeSet(torch.cat([real["train"].images, real["held_out"].images]),
-                              torch.cat([real["train"].labels, real["held_out"].labels]),
-                              pd.concat([real["train"].table, real["held_out"].table], ignore_index=True)),
-            **synthetic}
-    rows = []
-    for group, volumes in sets.items():
-        for label in params["labels"]:
-            images, ids = of_label(volumes, label)
-            frame = pd.DataFrame({"group": group, "label": label, "participant_id": ids})
-            for name, mask in masks.items():
-                frame[f"{name}_dark_fraction"] = regions.dark_fraction(images, mask, float(options["dark_threshold"][name]))
-                frame[f"{name}_mean_intensity"] = regions.mean_intensity(images, mask)
-            rows.append(frame)
-    return pd.concat(rows, ignore_index=True)
-
-
-def write_montages(params, arrays, diversity, affine) -> None:
-    """``montage_<label>.png``: random volumes of every set and its voxelwise sd (medaug.audit.montage)."""
-    options = params["montage"]
-    if int(options["volumes"]) <= 0:
-        return
-    rms = diversity.set_index(["group", "label"])["rms_mean"]
-    groups = [g for g in arrays if g != HELD_OUT]
-    for label in params["labels"]:
-        titles = {g: f"{g}\nRMS diff {rms.get((g, label), float('nan')):.3f}" for g in groups}
-        set_montage({g: arrays[g][label] for g in groups}, Path(params["results_dir"]) / f"montage_{label}.png",
-                    int(options["volumes"]), int(params["seed"]), options["views"], affine, titles,
-                    f"{label}: random volumes per set (same draw for real train and its PCA-d reconstructions)",
-                    int(params["dpi"]))
-
-
-def run(params: Mapping[str, Any]) -> dict[str, Any]:
-    torch.set_num_threads(int(params.get("threads", 1)))
-    results = Path(params["results_dir"])
-    dpi = int(params["dpi"])
-    samplers, labels = list(params["synthetic"] or {}), list(params["labels"])
-    real = real_sets(params)
-    synthetic = synthetic_sets(params)
-    meta_path = stack_paths(params["stack"])[2]
-    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    affine = np.asarray(metadata["affine"]) if metadata.get("affine") is not None else None
-
-    train_all = real["train"].images[:, 0].numpy()
-    mask = mem.brain_mask(train_all, float(params["memorisation"]["mask_threshold"]))
-    neighbours, memorisation = audit_memorisation(params, real, synthetic, mask)
-    train = label_arrays(real["train"], labels)
-    pca_volumes, pca_info = label_references(train, params["reference"])
-    arrays = {REAL_TRAIN: train, HELD_OUT: label_arrays(real["held_out"], labels), PCA_REFERENCE: pca_volumes,
-              **{sampler: label_arrays(volumes, labels) for sampler, volumes in synthetic.items()}}
-    options = params["diversity"]
-    diversity = div.diversity_table(arrays, int(options["max_pairs"]), int(params["seed"]), options["weights"],
-                                    int(options["kernel_size"]), float(options["kernel_sigma"]), mask)
-    diversity = diversity.merge(pd.DataFrame([{"group": PCA_REFERENCE, "label": label, **info}
-                                              for label, info in pca_info.items()]), how="left", on=["group", "label"])
-    fidelity = audit_fidelity(params, arrays)
-    gan_runs, gan = audit_gan(params, real, synthetic)
-    summary = tables.summary_table(samplers, labels, memorisation, diversity, fidelity)
-    criteria = dict(params["criteria"])
-    checks = tables.checks_block(samplers, labels, memorisation, diversity, fidelity, pca_info, criteria)
-
-    write_tsv(neighbours, results / "neighbours.tsv")
-    write_tsv(diversity, results / "diversity.tsv")
-    write_tsv(fidelity, results / "fidelity.tsv")
-    write_tsv(gan_runs, results / "gan_runs.tsv")
-    write_tsv(gan, results / "gan.tsv")
-    write_tsv(summary, results / "audit.tsv")
-    write_tsv(tables.checks_frame(checks, criteria), results / "checks.tsv")
-    plots.memorisation_figure(neighbours, float(params["memorisation"]["l2_max"]),
-                              float(params["memorisation"]["ssim_min"]), results / "memorisation.png", dpi)
-    plots.diversity_figure(diversity, results / "diversity.png", dpi)
-    plots.fidelity_figure(fidelity, results / "fidelity.png", dpi)
-    write_montages(params, arrays, diversity, affine)
-    region_means = None
-    if params["regions"].get("enabled"):
-        if affine is None:
-            raise ValueError(f"{meta_path}: no affine; the regions audit needs the model-ready grid in MNI space")
-        region_table = audit_regions(params, real, synthetic, affine, metadata["shape"])
-        write_tsv(region_table, results / "regions.tsv")
-        plots.regions_figure(region_table, results / "regions.png", dpi)
-        region_means = tables.region_means(region_table)
-
-    metrics = tables.metrics_document(fid.FEATURE_SPACE_NOTE, int(mask.sum()), summary, gan, checks, criteria,
-                                      region_means)
-    write_json(metrics, params["metrics"])
-    return metrics
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     params = load_params("audit", args.params)
     run(params)
-    print(f"audit written to {params['results_dir']} and {params['metrics']}")
+    logger.info("audit written to %s and %s", params["results_dir"], params["metrics"])
+    return 0
 
 
 if __name__ == "__main__":

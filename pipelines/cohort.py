@@ -10,9 +10,9 @@ import argparse
 import sys
 
 from medaug.io import write_json
-from medaug.synth import CohortConfig, SynthConfigError, generate_cohorts
+from medaug.synth import CohortConfig, generate_cohorts
 from pipelines._params import load_params
-from pipelines._timing import run_stage
+from pipelines._runner import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,11 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params("cohort", args.params)
-    try:
-        config = CohortConfig.from_dict(params)
-    except SynthConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    config = CohortConfig.from_dict(params)  # SynthConfigError names the bad parameter
     summary = generate_cohorts(config, params["out_dir"], params["results_dir"], params["montage_subjects"])
     write_json(summary, args.metrics)
     return 0

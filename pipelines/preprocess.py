@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from pipelines._params import load_params
-from pipelines._timing import run_stage
+from pipelines._runner import run_stage
 
 
 def _settings(params: dict, caps_dir: Path):

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,3 +30,18 @@ def tiny_cohort_params(repo_params) -> dict:
     cohorts[train]["groups"] = {"CN": 2, "AD": 2, "MCI": 1, "CN-MCI": 1, "MCI-AD": 1}
     cohorts[external]["groups"] = {"CN": 1, "AD": 1}
     return params
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_session():
+    """Torch runs on one intra-op thread for the whole session (module fixtures included), so results
+    and run times do not depend on the machine's cores."""
+    torch.set_num_threads(1)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread(_one_torch_thread_per_session):
+    """A test that changes the thread count does not pass it on to the next test."""
+    yield
+    torch.set_num_threads(1)

@@ -1,19 +1,18 @@
-"""VAE, geometry-aware VAE and checkpoints: ELBO terms, NaN input, seeds, save/load, deepcopy/.to()."""
+"""VAE family: ELBO terms, NaN input, seeds, deepcopy/.to(), the residual decoder.
+
+Checkpoints: tests/models/test_checkpoint.py; the geometry-aware VAE: tests/models/test_geometric_vae.py.
+"""
 
 import copy
-import json
 
 import pytest
 import torch
 
-from medaug.models.checkpoint import CheckpointError, load_model, save_model
-from medaug.models.geometric_vae import GeometricVAE, GeometricVAEConfig, k_medoids
-from medaug.models.metric import max_min_distance
+from medaug.models.checkpoint import load_model, save_model
+from medaug.models.geometric_vae import GeometricVAE, GeometricVAEConfig
 from medaug.models.networks import NetworkConfig
 from medaug.models.rhvae import RHVAE, RHVAEConfig
-from medaug.models.vae import VAE, VAEConfig, encode_dataset, gaussian_log_likelihood
-
-torch.set_num_threads(1)
+from medaug.models.vae import VAE, VAEConfig, gaussian_log_likelihood
 
 NET_2D = NetworkConfig(spatial_dims=2, spatial_shape=(16, 16), channels=(4, 8), strides=(2, 2), latent_size=3, metric_hidden_size=8)
 NET_3D = NetworkConfig(spatial_dims=3, spatial_shape=(12, 14, 12), channels=(4, 8), strides=(2, 2), latent_size=4, metric_hidden_size=8)
@@ -72,75 +71,10 @@ def test_same_seed_same_weights(kind):
         assert torch.equal(a, b), name
 
 
-def test_k_medoids_is_deterministic_and_finds_clusters():
-    generator = torch.Generator().manual_seed(0)
-    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
-    points = torch.cat([c + 0.1 * torch.randn(20, 2, generator=generator) for c in centres])
-    first, second = k_medoids(points, 3, seed=1), k_medoids(points, 3, seed=1)
-    assert torch.equal(first, second)
-    assert sorted(int(i) // 20 for i in first) == [0, 1, 2]  # one medoid per cluster
-    with pytest.raises(ValueError):
-        k_medoids(points, 0)
-
-
-def test_geometric_vae_builds_its_metric_from_the_posteriors():
-    model = _model("geometric_vae", n_medoids=4)
-    data = torch.rand(10, *NET_2D.in_shape)
-    model.fit_metric(data, batch_size=3)
-    means, log_vars = encode_dataset(model, data, 10)
-    assert model.metric.num_centroids == 4
-    # each centroid is one of the training posteriors, with its own variance
-    matches = torch.cdist(model.metric.means, means).argmin(1)
-    assert torch.allclose(model.metric.means, means[matches], atol=1e-6)
-    assert torch.allclose(model.metric.variances, log_vars[matches].exp(), rtol=1e-5)
-    assert model.metric.rho == pytest.approx(float(max_min_distance(model.metric.means)), rel=1e-5)
-    assert float(model.metric_rho) == pytest.approx(model.metric.rho)
-
-
 def _fitted(kind):
     model = _model(kind)
     model.fit_metric(torch.rand(6, *NET_2D.in_shape), batch_size=4)
     return model.eval()
-
-
-@pytest.mark.parametrize("kind", ["vae", "rhvae", "geometric_vae"])
-def test_save_load_round_trip_gives_identical_outputs(kind, tmp_path):
-    model = _fitted(kind)
-    save_model(model, tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
-    assert type(loaded) is type(model) and loaded.config == model.config
-    x = torch.rand(3, *NET_2D.in_shape)
-    with torch.no_grad():
-        torch.manual_seed(5)
-        expected = model(x)
-        torch.manual_seed(5)
-        got = loaded(x)
-    assert torch.equal(expected.elbo, got.elbo) and torch.equal(expected.reconstruction, got.reconstruction)
-    if kind != "vae":
-        z = torch.randn(4, NET_2D.latent_size)
-        assert torch.equal(model.metric.metric(z), loaded.metric.metric(z))
-
-
-def test_loading_checks_the_config(tmp_path):
-    save_model(_fitted("rhvae"), tmp_path / "m")
-    document = json.loads((tmp_path / "m" / "model.json").read_text())
-
-    def write(doc):
-        (tmp_path / "m" / "model.json").write_text(json.dumps(doc))
-
-    write({**document, "model_type": "gan"})
-    with pytest.raises(CheckpointError, match="unknown model_type"):
-        load_model(tmp_path / "m")
-    write({**document, "config": {**document["config"], "n_leapfrogs": 3}})
-    with pytest.raises(CheckpointError, match="unknown keys"):
-        load_model(tmp_path / "m")
-    network = {**document["config"]["network"], "latent_size": 5}
-    write({**document, "config": {**document["config"], "network": network}})
-    with pytest.raises(CheckpointError, match="has shape"):
-        load_model(tmp_path / "m")
-    write({**document, "format_version": 99})
-    with pytest.raises(CheckpointError, match="format_version"):
-        load_model(tmp_path / "m")
 
 
 @pytest.mark.parametrize("kind", ["rhvae", "geometric_vae"])
@@ -218,3 +152,82 @@ def test_vae_elbo_is_the_plain_bound_whatever_the_model(kind):
     assert torch.allclose(out.terms["kl"], kl, atol=1e-5)
     expected = gaussian_log_likelihood(x, model.decode(out.z), model.config.observation_std) - kl
     assert torch.allclose(out.elbo, expected, atol=1e-4)
+
+
+NET_2D_SMALL = NetworkConfig(spatial_dims=2, spatial_shape=(6, 6), channels=(4,), strides=(2,), latent_size=3,
+                             metric_hidden_size=8, output_activation="identity")
+
+
+def _linear_path_model(kind, data, noise_std=0.2):
+    model = _model(kind, NET_2D_SMALL, residual_from_mean=True, linear_path=True, observation_std=noise_std).double()
+    model.prepare_for_training(data)
+    return model
+
+
+def _structured_data(n=30, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    basis = torch.randn(3, 36, generator=generator, dtype=torch.float64) * torch.tensor([[2.0], [1.0], [0.5]], dtype=torch.float64)
+    codes = torch.randn(n, 3, generator=generator, dtype=torch.float64)
+    noise = 0.1 * torch.randn(n, 36, generator=generator, dtype=torch.float64)
+    return (0.5 + codes @ basis + noise).reshape(n, 1, 6, 6)
+
+
+@pytest.mark.parametrize("kind", ["vae", "rhvae", "geometric_vae"])
+def test_linear_path_starts_from_the_ppca_solution(kind):
+    data = _structured_data()
+    noise = 0.2
+    model = _linear_path_model(kind, data, noise)
+    flat = data.flatten(1)
+    centred = flat - flat.mean(0)
+    values, vectors = torch.linalg.eigh(centred.T @ centred / len(flat))
+    values, vectors = values.flip(0)[:3], vectors.flip(1)[:, :3]
+    weight = vectors * (values - noise**2).sqrt()  # W = U (Lambda - s^2)^1/2, (D, d)
+    # decoder: m + W z (up to the sign of each column); the networks start at zero
+    z = torch.randn(4, 3, dtype=torch.float64)
+    decoded = model.decode(z).flatten(1) - flat.mean(0)
+    assert torch.allclose(decoded.abs().sum(), (z @ model.linear_decoder_weight).abs().sum())
+    assert torch.allclose((model.linear_decoder_weight @ weight).abs(), torch.diag(values - noise**2), atol=1e-8)
+    # encoder: the exact PPCA posterior N(M^-1 W^T (x - m), s^2 M^-1), M = diag(lambda)
+    mean, log_var = model.encode(data[:5])
+    expected = (centred[:5] @ vectors) * (values - noise**2).sqrt() / values
+    assert torch.allclose(mean.abs(), expected.abs(), atol=1e-8)
+    assert torch.allclose(log_var, (noise**2 / values).log().expand(5, 3), atol=1e-10)
+
+
+def test_linear_path_bound_equals_the_ppca_likelihood_at_start():
+    """With the exact posterior, E_q[log p(x|z)] - KL = log p(x) (Tipping and Bishop 1999, sec. 3.2)."""
+    data = _structured_data()
+    noise = 0.2
+    model = _linear_path_model("vae", data, noise).eval()
+    weight = model.linear_decoder_weight.detach().T  # (D, d)
+    covariance = weight @ weight.T + noise**2 * torch.eye(36, dtype=torch.float64)
+    exact = torch.distributions.MultivariateNormal(data.flatten(1).mean(0), covariance).log_prob(data[:2].flatten(1))
+    torch.manual_seed(0)
+    with torch.no_grad():
+        draws = model.vae_elbo(data[:2].repeat(4000, 1, 1, 1)).elbo.reshape(4000, 2)
+    estimate, error = draws.mean(0), draws.std(0) / 4000**0.5
+    assert torch.all((estimate - exact).abs() < 5 * error + 1e-6), (estimate, exact, error)
+
+
+def test_linear_path_trains_and_is_saved_with_the_model(tmp_path):
+    data = _structured_data()
+    model = _linear_path_model("rhvae", data)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    for _ in range(3):
+        optimizer.zero_grad()
+        model(data[:8]).loss.backward()
+        optimizer.step()
+    changed = {name for name, p in model.named_parameters() if not torch.equal(p, before[name])}
+    assert {"linear_decoder_weight", "linear_encoder_weight", "linear_log_var_bias"} <= changed
+    assert any(name.startswith("decoder.") for name in changed)  # zero output layers still learn
+    save_model(model.float(), tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    assert loaded.config.linear_path
+    z = torch.randn(3, 3)
+    assert torch.allclose(loaded.decode(z), model.decode(z), atol=1e-6)
+
+
+def test_linear_path_needs_the_residual_parametrisation():
+    with pytest.raises(ValueError, match="residual_from_mean"):
+        VAEConfig(network=NET_2D_SMALL, linear_path=True)

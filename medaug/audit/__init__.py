@@ -13,8 +13,10 @@ realistic are they?
   ventricle regions.
 - :mod:`checks`: pass / fail of each synthetic set against ``audit.criteria`` (diversity vs the PCA
   reference, precision / recall, near-copies); :mod:`summary`: the summary tables and the metrics.
-- :mod:`plots`, :mod:`montage`, :mod:`markdown`: figures, the per-label montage of random volumes
-  and the report section (:func:`audit_markdown`).
+- :mod:`plots`, :mod:`montage`: figures and the per-label montage of random volumes;
+  :mod:`files`: the names of what the stage writes; :mod:`run`: the whole stage.
+
+The report renders these results (:mod:`medaug.report.audit_section`); nothing here renders markdown.
 """
 
 from medaug.audit.checks import acceptance_checks
@@ -25,7 +27,6 @@ from medaug.audit.fidelity import (
     penultimate_features,
     precision_recall,
 )
-from medaug.audit.markdown import audit_markdown
 from medaug.audit.memorisation import (
     brain_mask,
     masked_rms_distances,
@@ -36,10 +37,11 @@ from medaug.audit.memorisation import (
 from medaug.audit.montage import montage_indices, set_montage
 from medaug.audit.reference import PCAReconstruction, pca_reconstruction, reference_latent_size
 from medaug.audit.regions import dark_fraction, gaussian_region_weight, grid_coordinates, mean_intensity
-from medaug.audit.summary import checks_block, finite_or_none
+from medaug.audit.summary import checks_block
+from medaug.io import finite_or_none
 
 __all__ = [
-    "FEATURE_SPACE_NOTE", "PCAReconstruction", "acceptance_checks", "audit_markdown", "brain_mask", "checks_block",
+    "FEATURE_SPACE_NOTE", "PCAReconstruction", "acceptance_checks", "brain_mask", "checks_block",
     "dark_fraction", "finite_or_none", "frechet_distance", "gaussian_region_weight", "grid_coordinates",
     "masked_rms_distances", "masked_ssim", "mean_intensity", "mean_pairwise_ms_ssim", "memorisation_summary",
     "montage_indices", "nearest_neighbours", "pairwise_rms", "pca_reconstruction", "penultimate_features",

@@ -16,11 +16,14 @@ For speed, pairs are drawn at random without repetition (``max_pairs``), seeded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+
+logger = logging.getLogger(__name__)
 
 
 def sample_pairs(n: int, max_pairs: int, seed: int) -> np.ndarray:
@@ -122,5 +125,5 @@ def diversity_table(sets: Mapping[str, Mapping[str, np.ndarray]], max_pairs: int
         for label, volumes in by_label.items():
             result = set_diversity(volumes, max_pairs, seed, weights, kernel_size, kernel_sigma, mask)
             rows.append({"group": group, "label": label, **result})
-            print(f"diversity {group} {label}: {result}")
+            logger.info("diversity %s %s: %s", group, label, result)
     return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ constant and carry no variance, so a brain mask would not change the components.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from medaug.models.pca import PCAReconstruction, pca_reconstruction  # noqa: F401  (re-exported)
+
+logger = logging.getLogger(__name__)
 
 MODEL_JSON = Path("model") / "model.json"
 """Where stage ``train_vae`` puts a label's model config, relative to ``<models_dir>/<label>``."""
@@ -69,6 +72,6 @@ def label_references(train: Mapping[str, np.ndarray], options: Mapping[str, Any]
         result = pca_reconstruction(images, d)
         volumes[label] = result.volumes.astype(np.float32)
         info[label] = {"latent_size": d, "rank": result.rank, "explained_variance": result.explained_variance}
-        print(f"PCA reference {label}: rank {result.rank} (latent size {d}) explains "
-              f"{result.explained_variance:.3f} of the training variance")
+        logger.info("PCA reference %s: rank %d (latent size %d) explains %.3f of the training variance", label,
+                    result.rank, d, result.explained_variance)
     return volumes, info

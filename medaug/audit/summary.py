@@ -7,36 +7,18 @@ of the training volumes, :mod:`medaug.audit.reference`) and one group per sample
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from medaug.audit.checks import acceptance_checks
+from medaug.io import finite_or_none
 
 HELD_OUT = "real held-out"
 REAL_TRAIN = "real train"
 PCA_REFERENCE = "real train PCA-d"
 COUNT_COLUMNS = ("n_synthetic", "n_held_out", "n_near_copies")
-
-
-def finite_or_none(value: Any) -> Any:
-    """Numbers as floats / ints, NaN and inf as None, recursively through dicts and lists (JSON metrics)."""
-    if isinstance(value, dict):
-        return {str(k): finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite_or_none(v) for v in value]
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def _value(frame: pd.DataFrame, key: tuple[str, str], column: str) -> Any:

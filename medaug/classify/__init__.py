@@ -10,6 +10,8 @@
 - :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
 - :mod:`evaluate`: per-participant predictions and summaries over runs.
 - :mod:`checkpoint`: safetensors + JSON.
+- :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`run`: the
+  ``train_classifier`` and ``evaluate`` stages.
 """
 
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params
@@ -22,7 +24,6 @@ from medaug.classify.data import (
     concatenate,
     qc_excluded_sessions,
     read_model_ready,
-    read_synthetic,
     require_both_labels,
     split_volumes,
     synthetic_volumes,
@@ -52,7 +53,7 @@ __all__ = [
     "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "TrainingBudget", "TrainingResult", "VolumeSet",
     "augmentation_from_params", "balanced_accuracy_score", "batches_per_epoch", "build_classifier", "classification_metrics",
     "classifier_config", "concatenate", "flatten_size", "load_classifier", "predict", "prediction_metrics",
-    "read_model_ready", "read_synthetic", "require_both_labels", "roc_auc_score", "save_classifier",
+    "read_model_ready", "require_both_labels", "roc_auc_score", "save_classifier",
     "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",
     "synthetic_volumes", "train_classifier",
 ]

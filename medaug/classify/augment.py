@@ -13,11 +13,13 @@ longer than a training step of the demo network.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from monai.transforms import Compose, RandAffine, RandBiasField, RandGaussianNoise, RandSmoothDeform
+
+from medaug.config import check_keys, dataclass_keys
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,7 @@ class AugmentationConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "AugmentationConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown augmentation parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        check_keys(values, dataclass_keys(cls), "augmentation")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

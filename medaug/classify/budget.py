@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from medaug.config import check_keys, dataclass_keys
 
 EPOCHS, STEPS = "epochs", "steps"
 UNITS = (EPOCHS, STEPS)
@@ -92,10 +94,7 @@ class TrainingBudget:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "TrainingBudget":
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown budget parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        check_keys(values, dataclass_keys(cls), "classify.training.budget")
         return cls(**{k: int(v) if k != "unit" and v is not None else v for k, v in values.items()})
 
     def total_steps(self, n_train: int, batch_size: int) -> int:

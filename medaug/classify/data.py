@@ -4,21 +4,18 @@ Class ids: ``CN`` = 0, ``AD`` = 1 (AD is the positive class). Every image of a :
 has a row in its ``table`` (participant_id, session_id, diagnosis, source), so predictions can be
 traced back to participants.
 
-On-disk layouts are known to two functions only, :func:`read_model_ready` and
-:func:`read_synthetic`; change them there if a producing stage changes its names.
+The on-disk layouts belong to the stages that write them:
 
-- Real (stage ``preprocess``): ``<prefix>.npy`` float32 (N, D, H, W) + ``<prefix>.tsv``
-  (participant_id, session_id, row), prefix ``<model_ready_dir>/<cohort>/model_ready``.
-- Synthetic (stage ``sample``): ``<synthetic_dir>/<label>/samples.tsv`` (participant_id such as
-  ``syn-AD-000123``, diagnosis, sampler, ...) with either ``samples.npy`` (N, D, H, W) whose rows
-  follow the table (or its ``row`` column), or one NIfTI file per row named by a ``path`` (or
-  ``filename``) column, relative to the label directory.
+- Real (stage ``preprocess``, :mod:`medaug.preprocess.model_ready`): ``<prefix>.npy`` float32
+  (N, D, H, W) + ``<prefix>.tsv`` (participant_id, session_id, row), prefix
+  ``<model_ready_dir>/<cohort>/model_ready``; :func:`read_model_ready` checks them.
+- Synthetic (stage ``sample``, :mod:`medaug.synthetic`): ``<synthetic_dir>/<label>/samples.tsv``
+  and ``samples.npy`` or one NIfTI per row; read by :func:`medaug.synthetic.read_synthetic`.
 """
 
 from __future__ import annotations
 
-import sys
-
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +25,15 @@ import pandas as pd
 import torch
 
 from medaug.bids.layout import read_table
-from medaug.preprocess.model_ready import qc_excluded_sessions  # noqa: F401  (re-exported)
+from medaug.preprocess.model_ready import qc_excluded_sessions, stack_paths  # noqa: F401  (qc_excluded_sessions re-exported)
+from medaug.synthetic import SAMPLES_TABLE, read_synthetic
+
+logger = logging.getLogger(__name__)
 
 LABELS = ("CN", "AD")
 """Diagnosis of class id 0 and 1; AD is the positive class."""
 
 TABLE_COLUMNS = ["participant_id", "session_id", "diagnosis", "source"]
-SYNTHETIC_TABLE = "samples.tsv"
-SYNTHETIC_STACK = "samples.npy"
-_PATH_COLUMNS = ("path", "filename")
 
 
 class ClassifierDataError(ValueError):
@@ -100,8 +97,7 @@ def _checked_volumes(volumes: np.ndarray, table: pd.DataFrame, where: str) -> to
 
 def read_model_ready(prefix: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
     """A cohort's memory-mapped stack (N, D, H, W) and its index (participant_id, session_id, row)."""
-    prefix = Path(prefix)
-    array_path, index_path = prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".tsv")
+    array_path, index_path, _ = stack_paths(prefix)
     if not array_path.is_file():
         raise ClassifierDataError(f"{array_path}: model-ready stack not found (run the preprocess stage)")
     index = read_table(index_path, ("participant_id", "session_id", "row"))
@@ -116,7 +112,7 @@ def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, w
     """The volumes of the sessions listed in ``split`` (participant_id, session_id, diagnosis).
 
     ``where`` names the split file in error messages. Sessions in ``excluded`` (left out by the
-    preprocessing QC, see :func:`qc_excluded_sessions`) are dropped with a message on stderr.
+    preprocessing QC, see :func:`qc_excluded_sessions`) are dropped with a logged warning.
     Raises :class:`ClassifierDataError` if another session has no volume, a diagnosis is missing
     or not CN/AD, or a volume is not finite.
     """
@@ -127,8 +123,8 @@ def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, w
         keys = list(zip(split["participant_id"].astype(str), split["session_id"].astype(str)))
         dropped = [key for key in keys if key in excluded]
         if dropped:
-            print(f"{where}: {len(dropped)} session(s) left out by preprocessing QC: "
-                  f"{', '.join(p for p, _ in dropped)}", file=sys.stderr)
+            logger.warning("%s: %d session(s) left out by preprocessing QC: %s", where, len(dropped),
+                           ", ".join(p for p, _ in dropped))
             split = split[[key not in excluded for key in keys]]
     labels = _checked_labels(split["diagnosis"], where)
     keys = split[["participant_id", "session_id"]].astype(str)
@@ -145,31 +141,6 @@ def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, w
                           "diagnosis": split["diagnosis"].to_numpy(), "source": source})
     volumes = np.stack([stack[r] for r in rows]) if len(rows) else np.zeros((0, *stack.shape[1:]), np.float32)
     return VolumeSet(_checked_volumes(volumes, table, where), torch.from_numpy(labels), table)
-
-
-def read_synthetic(directory: str | Path) -> tuple[np.ndarray | None, pd.DataFrame]:
-    """One label's synthetic samples: (stack (N, D, H, W) or None if stored as NIfTI, table).
-
-    The table gains a ``row`` column (stack row) or a ``file`` column (absolute NIfTI path).
-    """
-    directory = Path(directory)
-    table_path = directory / SYNTHETIC_TABLE
-    table = read_table(table_path, ("participant_id", "diagnosis"))
-    stack_path = directory / SYNTHETIC_STACK
-    if stack_path.is_file():
-        stack = np.load(stack_path, mmap_mode="r")
-        if "row" not in table.columns:
-            if stack.shape[0] != len(table):
-                raise ClassifierDataError(f"{stack_path}: {stack.shape[0]} volumes but {len(table)} rows in {table_path}")
-            table["row"] = np.arange(len(table))
-        elif len(table) and (table["row"].min() < 0 or table["row"].max() >= stack.shape[0]):
-            raise ClassifierDataError(f"{table_path}: 'row' out of range for {stack_path} ({stack.shape[0]} volumes)")
-        return stack, table
-    column = next((c for c in _PATH_COLUMNS if c in table.columns), None)
-    if column is None:
-        raise ClassifierDataError(f"{directory}: neither {SYNTHETIC_STACK} nor a {'/'.join(_PATH_COLUMNS)} column in {table_path}")
-    table["file"] = [str(p if Path(p).is_absolute() else directory / p) for p in table[column].astype(str)]
-    return None, table
 
 
 def _load_nifti(paths: Sequence[str]) -> np.ndarray:
@@ -198,7 +169,7 @@ def synthetic_volumes(synthetic_dir: str | Path, n_per_label: int, labels: Seque
     for label in labels:
         directory = Path(synthetic_dir) / label
         stack, table = read_synthetic(directory)
-        where = str(directory / SYNTHETIC_TABLE)
+        where = str(directory / SAMPLES_TABLE)
         if len(table) < n_per_label:
             raise ClassifierDataError(f"{where}: {len(table)} synthetic {label} sample(s), {n_per_label} requested")
         table = table.iloc[: int(n_per_label)].reset_index(drop=True)

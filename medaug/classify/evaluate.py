@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
 from medaug.classify.data import LABELS, VolumeSet
 from medaug.classify.metrics import classification_metrics
-from medaug.classify.train import predict_logits, resolve_device
+from medaug.classify.train import predict_logits
+from medaug.io import finite_or_none
+from medaug.runtime import resolve_device
 
 METRIC_NAMES = ("balanced_accuracy", "sensitivity", "specificity", "roc_auc")
 
@@ -44,9 +45,6 @@ def summarize_runs(per_run: pd.DataFrame, by: Sequence[str] = ("trainset", "coho
     ``per_run``: one row per (run, group) with the ``metrics`` columns. Returns nested dicts
     ``{group1: {group2: {metric: {"mean", "std"}, "n_runs": k}}}``; NaN (undefined) is written as None.
     """
-    def number(x: float) -> float | None:
-        return None if x is None or not np.isfinite(x) else float(x)
-
     summary: dict = {}
     for keys, group in per_run.groupby(list(by), sort=True):
         node = summary
@@ -56,6 +54,6 @@ def summarize_runs(per_run: pd.DataFrame, by: Sequence[str] = ("trainset", "coho
         for metric in metrics:
             values = group[metric].astype(float)
             std = values.std(ddof=1) if values.notna().sum() > 1 else float("nan")
-            entry[metric] = {"mean": number(values.mean()), "std": number(std)}
+            entry[metric] = {"mean": finite_or_none(float(values.mean())), "std": finite_or_none(float(std))}
         node[str(keys[-1])] = entry
     return summary

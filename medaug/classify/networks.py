@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from medaug.config import check_keys, dataclass_keys
+
 REFERENCE_SHAPE = (169, 208, 179)
 """Input shape (D, H, W) at which Wen et al.'s fully connected sizes were chosen."""
 
@@ -100,9 +102,7 @@ class Conv5FC3Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Conv5FC3Config":
-        unknown = set(values) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown network config key(s) {sorted(unknown)}")
+        check_keys(values, dataclass_keys(cls), "classify.network")
         return cls(**values)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,8 @@ from medaug.classify.budget import TrainingBudget, batch_stream, epoch_batches
 from medaug.classify.data import VolumeSet, require_both_labels
 from medaug.classify.metrics import balanced_accuracy_score
 from medaug.classify.networks import Conv5FC3, Conv5FC3Config
+from medaug.config import check_keys, dataclass_keys
+from medaug.runtime import resolve_device
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,7 @@ class ClassifierTrainingConfig:
         if "epochs" in values:
             raise ValueError("classify.training.epochs is now classify.training.budget "
                              "({unit: epochs, epochs: N} or {unit: steps, steps: N, eval_every: M})")
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown training parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+        check_keys(values, dataclass_keys(cls), "classify.training")
         values = dict(values)
         if "budget" in values and not isinstance(values["budget"], TrainingBudget):
             values["budget"] = TrainingBudget.from_dict(values["budget"] or {})
@@ -95,12 +94,6 @@ class TrainingResult:
         """Passes over the training set at the kept checkpoint (a whole number under an epoch budget)."""
         value = float(self.best["epoch"])
         return int(value) if value.is_integer() else value
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @torch.no_grad()

@@ -18,8 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from medaug.io import atomic_path
-from medaug.models.geometric_vae import GeometricVAE
-from medaug.models.rhvae import RHVAE
+from medaug.models.registry import MODEL_CLASSES
 from medaug.models.vae import VAE
 
 __all__ = [
@@ -37,8 +36,6 @@ CHECKPOINT_FORMAT = "medaug-model"
 FORMAT_VERSION = 1
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "model.json"
-
-MODEL_CLASSES: dict[str, type[VAE]] = {cls.model_type: cls for cls in (VAE, RHVAE, GeometricVAE)}
 
 #: Buffers whose first dimension (number of centroids) may differ from a freshly built model's.
 _RESIZABLE_SUFFIXES = ("metric.centroids", "metric.cholesky", "metric.means", "metric.variances")

@@ -1,7 +1,7 @@
 """Baseline latent samplers of the thesis' comparisons: the prior N(0, I) and an ex-post Gaussian mixture.
 
 The mixture is fitted with scikit-learn (EM, full covariances; 10 components, capped by the number of
-points, as in seed digest sec. 4) and then held as torch buffers, so sampling is seeded by a
+points, as in the thesis' comparison of samplers) and then held as torch buffers, so sampling is seeded by a
 ``torch.Generator`` and the fitted state saves like any module (``state_dict`` / safetensors).
 """
 

@@ -1,15 +1,18 @@
-"""What every latent-space MCMC sampler shares: the result record, thread control, chain starts."""
+"""What every latent-space MCMC sampler shares: the settings, the batched-chain loop
+(:class:`ChainSampler`), the result record, thread control and chain starts."""
 
 from __future__ import annotations
 
-import contextlib
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-__all__ = ["MCMCResult", "torch_threads", "random_rows", "standard_normal", "uniform"]
+from medaug.models.metric import KernelMetric
+from medaug.runtime import torch_threads
+
+__all__ = ["ChainSettings", "ChainSampler", "MCMCResult", "random_rows", "standard_normal", "uniform"]
 
 
 @dataclass(frozen=True)
@@ -36,24 +39,6 @@ class MCMCResult:
         )
 
 
-@contextlib.contextmanager
-def torch_threads(num_threads: int | None) -> Iterator[None]:
-    """Run the block with ``torch.set_num_threads(num_threads)``; ``None`` leaves the setting alone.
-
-    Small-tensor MCMC runs slower with several intra-op threads than with one on small CPUs
-    (design pitfall 9), so the samplers take the thread count as a parameter.
-    """
-    if num_threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(num_threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _generator_device(generator: torch.Generator | None) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
@@ -76,3 +61,71 @@ def random_rows(points: Tensor, n: int, generator: torch.Generator | None) -> Te
         raise ValueError("cannot start chains: the metric has no centroids")
     index = torch.randint(points.shape[0], (n,), generator=generator, device=_generator_device(generator))
     return points[index.to(points.device)].clone()
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """What every batched-chain sampler takes.
+
+    Attributes:
+        n_steps: MCMC steps per chain (after any burn-in).
+        radius_factor: the compact set's radius in units of max_i |c_i| (thesis: 2).
+        batch_size: chains run together (bounds memory).
+        num_threads: torch intra-op threads while sampling (``None``: leave as is).
+        progress: show a progress bar.
+    """
+
+    n_steps: int = 300
+    radius_factor: float = 2.0
+    batch_size: int = 1000
+    num_threads: int | None = 1
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_steps < 0 or self.batch_size <= 0 or self.radius_factor <= 0:
+            raise ValueError(f"{type(self).__name__}: n_steps >= 0, batch_size > 0 and radius_factor > 0 "
+                             f"are required, got {self}")
+
+
+class ChainSampler:
+    """Independent chains on a latent metric, run in batches of ``settings.batch_size``; each chain
+    gives one sample (its last state).
+
+    Subclasses set ``settings_class`` and implement :meth:`_chains`; :meth:`_starts` draws random
+    centroids unless overridden.
+
+    Args:
+        metric: the trained model's metric.
+        settings: the sampler's settings (default: ``settings_class()``).
+        **options: fields of ``settings`` to override.
+    """
+
+    settings_class: ClassVar[type[ChainSettings]] = ChainSettings
+
+    def __init__(self, metric: KernelMetric, settings: ChainSettings | None = None, **options: Any) -> None:
+        self.metric = metric
+        self.settings = replace(settings or self.settings_class(), **options)
+
+    def _starts(self, n: int, generator: torch.Generator | None) -> Tensor:
+        """Starting points of n chains, (n, d): centroids drawn with replacement."""
+        return random_rows(self.metric.centres, n, generator)
+
+    def _chains(self, z0: Tensor, radius: float, generator: torch.Generator | None) -> MCMCResult:
+        """Run the chains started at ``z0`` (B, d) inside {|z| <= radius}."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def run(self, n: int, generator: torch.Generator | None = None) -> MCMCResult:
+        """Run n chains; returns their last states (n, d) and acceptance rates (n,)."""
+        settings = self.settings
+        parts = []
+        with torch_threads(settings.num_threads):
+            radius = self.metric.compact_radius(settings.radius_factor)
+            for begin in range(0, n, settings.batch_size):
+                z0 = self._starts(min(settings.batch_size, n - begin), generator)
+                parts.append(self._chains(z0, radius, generator))
+        return MCMCResult.concatenate(parts)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n latent codes, (n, d)."""
+        return self.run(n, generator).samples

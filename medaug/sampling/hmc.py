@@ -1,11 +1,12 @@
 """Hamiltonian Monte Carlo with identity mass, and the RHVAE sampler of the thesis (ch. 1, app. 1.8.2).
 
 The RHVAE sampler targets p(z) proportional to 1_S(z) sqrt(det G^-1(z)) with
-S = {|z| <= 2 max_i |c_i|} (the target is improper without S, design pitfall 6):
+S = {|z| <= 2 max_i |c_i|} (thesis app. 1.8.2; without S the target is improper, since
+det G^-1(z) tends to lam^d far from the centroids):
 
     H(z, v) = -1/2 log det G^-1(z) + 1/2 |v|^2 = 1/2 log det G(z) + 1/2 |v|^2
     leapfrog:  v <- v - eps/2 grad U(z);  z <- z + eps v;  v <- v - eps/2 grad U(z)
-    accept with probability min(1, exp(H0 - H)), computed in log space (pitfall 5).
+    accept with probability min(1, exp(H0 - H)), computed in log space (exp(H0 - H) overflows).
 
 The trajectory may leave S; only the end point is tested, which keeps the chain exact because the
 leapfrog map stays reversible and volume-preserving. The reference sampler's momentum tempering is
@@ -20,16 +21,17 @@ fixed after burn-in, so the chains stay exact; the acceptance rate is measured a
 
 from __future__ import annotations
 
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, ClassVar
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from medaug.models.metric import RHVAEMetric, rhvae_log_det_and_grad_log_det_metric_from_gram
-from medaug.sampling.chains import MCMCResult, random_rows, standard_normal, torch_threads, uniform
+from medaug.models.metric import RHVAEMetric
+from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, standard_normal, uniform
 
-__all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "RiemannianHMCSampler"]
+__all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSampler"]
 
 #: z (B, d) -> (log p(z) up to a constant (B,), d/dz log p(z) (B, d))
 LogProbAndGrad = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -126,78 +128,52 @@ def hmc_chains(
     return MCMCResult(z, accepted / max(n_steps, 1))
 
 
-class RiemannianHMCSampler:
-    """HMC on p(z) proportional to sqrt(det G^-1(z)) on {|z| <= radius_factor max_i |c_i|} (thesis ch. 1).
+@dataclass(frozen=True)
+class HMCSettings(ChainSettings):
+    """Settings of the HMC samplers; the defaults are the thesis' RHVAE sampler (ch. 1, app. 1.8.2).
 
-    Chains start at centroids drawn at random and run in batches of ``batch_size`` chains; each
-    chain gives one sample (its last state).
+    Attributes (besides :class:`~medaug.sampling.chains.ChainSettings`'):
+        n_leapfrog: leapfrog steps per trajectory (thesis: 15).
+        step_size: leapfrog step eps (thesis: 0.01-0.05).
+        adapt_steps: burn-in iterations adapting each chain's step size (0: the thesis' fixed step).
+        target_acceptance: acceptance probability the burn-in adaptation aims at.
+    """
+
+    n_steps: int = 300
+    n_leapfrog: int = 15
+    step_size: float = 0.03
+    adapt_steps: int = 0
+    target_acceptance: float = 0.65
+
+
+class HMCSampler(ChainSampler):
+    """HMC chains on a target given by :meth:`log_prob_and_grad` (see :func:`hmc_chains`)."""
+
+    settings_class: ClassVar[type[ChainSettings]] = HMCSettings
+    settings: HMCSettings
+
+    def log_prob_and_grad(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """log p(z) up to a constant and its gradient: (B, d) -> ((B,), (B, d))."""
+        raise NotImplementedError
+
+    def _chains(self, z0: Tensor, radius: float, generator: torch.Generator | None) -> MCMCResult:
+        s = self.settings
+        return hmc_chains(self.log_prob_and_grad, z0, s.n_steps, s.n_leapfrog, s.step_size, generator, radius,
+                          s.progress, s.adapt_steps, s.target_acceptance)
+
+
+class RiemannianHMCSampler(HMCSampler):
+    """HMC on p(z) proportional to sqrt(det G^-1(z)) on {|z| <= radius_factor max_i |c_i|} (thesis ch. 1).
 
     Args:
         metric: the trained model's :class:`~medaug.models.metric.RHVAEMetric`.
-        n_steps: MCMC steps per chain (thesis: 300).
-        n_leapfrog: leapfrog steps per trajectory (thesis: 15).
-        step_size: leapfrog step (thesis: 0.01-0.05).
-        radius_factor: the compact set's radius in units of max_i |c_i| (thesis: 2).
-        adapt_steps: burn-in iterations adapting each chain's step size (0: thesis' fixed step).
-        target_acceptance: acceptance probability the burn-in adaptation aims at.
-        batch_size: chains run together (bounds memory).
-        num_threads: torch intra-op threads while sampling (``None``: leave as is).
-        progress: show a progress bar.
+        settings: :class:`HMCSettings` (thesis: 300 steps of 15 leapfrog steps of 0.01-0.05).
+        **options: fields of ``settings`` to override.
     """
 
-    def __init__(
-        self,
-        metric: RHVAEMetric,
-        n_steps: int = 300,
-        n_leapfrog: int = 15,
-        step_size: float = 0.03,
-        radius_factor: float = 2.0,
-        adapt_steps: int = 0,
-        target_acceptance: float = 0.65,
-        batch_size: int = 1000,
-        num_threads: int | None = 1,
-        progress: bool = False,
-    ) -> None:
-        self.metric = metric
-        self.adapt_steps = adapt_steps
-        self.target_acceptance = target_acceptance
-        self.n_steps = n_steps
-        self.n_leapfrog = n_leapfrog
-        self.step_size = step_size
-        self.radius_factor = radius_factor
-        self.batch_size = batch_size
-        self.num_threads = num_threads
-        self.progress = progress
-        self._gram: Tensor | None = None  # M_i = L_i L_i^T, computed once per run
+    metric: RHVAEMetric
 
     def log_prob_and_grad(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """log sqrt(det G^-1(z)) = -1/2 log det G(z) and its gradient: (B, d) -> ((B,), (B, d))."""
-        gram = self._gram if self._gram is not None else self.metric.gram()
-        log_det, grad = rhvae_log_det_and_grad_log_det_metric_from_gram(
-            z, self.metric.centroids, gram, self.metric.temperature, self.metric.lam, self.metric.chunk_elements
-        )
+        log_det, grad = self.metric.log_det_and_grad_log_det_metric(z)
         return -0.5 * log_det, -0.5 * grad
-
-    @torch.no_grad()
-    def run(self, n: int, generator: torch.Generator | None = None) -> MCMCResult:
-        """Run n chains; returns their last states (n, d) and acceptance rates (n,)."""
-        parts = []
-        with torch_threads(self.num_threads):
-            self._gram = self.metric.gram()
-            try:
-                for start in range(0, n, self.batch_size):
-                    z0 = random_rows(self.metric.centroids, min(self.batch_size, n - start), generator)
-                    parts.append(
-                        hmc_chains(
-                            self.log_prob_and_grad, z0, self.n_steps, self.n_leapfrog, self.step_size,
-                            generator, self.metric.compact_radius(self.radius_factor), self.progress,
-                            self.adapt_steps, self.target_acceptance,
-                        )
-                    )
-            finally:
-                self._gram = None
-        return MCMCResult.concatenate(parts)
-
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n latent codes, (n, d)."""
-        return self.run(n, generator).samples

@@ -10,7 +10,7 @@ seconds on a CPU:
    :func:`~medaug.train.trainer.train_model` with ``train_vae.training``;
 3. ``n`` codes are drawn with the configured sampler (:mod:`medaug.sampling.factory`,
    ``sample.sampler`` and ``sample.samplers``) and decoded as the ``sample`` stage decodes them
-   (:func:`~medaug.sampling.synthesize.decoded_batches`: clipped to [0, 1]);
+   (:func:`~medaug.models.decode.decoded_batches`: clipped to [0, 1]);
 4. written to ``out_dir``: ``montage.png`` (rows: real training slices, their reconstructions,
    synthetic slices) and ``diversity.json``, and in ``out_dir/train/`` what :func:`train_model`
    writes (``model/``, ``training_curve.tsv/.png``, ``training_state/``: a rerun with the same
@@ -47,12 +47,12 @@ from torch import Tensor
 from medaug.audit.diversity import pairwise_rms, sample_pairs
 from medaug.audit.reference import pca_reconstruction
 from medaug.io import write_json
-from medaug.models.checkpoint import MODEL_CLASSES
+from medaug.models.registry import build_model
 from medaug.models.metric import GeometricMetric, RHVAEMetric
-from medaug.models.networks import NetworkConfig
 from medaug.models.vae import VAE, encode_dataset
 from medaug.sampling.factory import build_latent_sampler, draw_latents
-from medaug.sampling.synthesize import decoded_batches, derived_seed
+from medaug.models.decode import decoded_batches
+from medaug.sampling.synthesize import derived_seed
 from medaug.train.slice_montage import slice_rows_montage
 from medaug.train.slices import AXIS_NAMES, extract_slices
 from medaug.train.trainer import TrainingConfig, train_model
@@ -90,11 +90,7 @@ def build_slice_model(model_name: str, train_params: Mapping[str, Any], slice_sh
     Uses ``train_params["network"]`` with ``spatial_dims = 2`` and ``spatial_shape = slice_shape``,
     and the model's own section ``train_params[model_name]`` (absent: the config defaults).
     """
-    if model_name not in MODEL_CLASSES:
-        raise ValueError(f"unknown model {model_name!r} (known: {sorted(MODEL_CLASSES)})")
-    cls = MODEL_CLASSES[model_name]
-    network = NetworkConfig.from_dict({**train_params["network"], "spatial_dims": 2, "spatial_shape": list(slice_shape)})
-    return cls(cls.config_class.from_dict({**(train_params.get(model_name) or {}), "network": network}))
+    return build_model(model_name, train_params, slice_shape)
 
 
 def choose_sampler(configured: str, model: VAE) -> str:

@@ -3,8 +3,8 @@
 Adam on -ELBO (each model's own training objective; thesis ch. 1, sec. 1.3 for the RHVAE, ch. 3
 for the geometry-aware VAE, whose training is a vanilla VAE's). Early stopping when the monitored
 value has not improved for ``patience`` epochs; the best weights are restored at the end, then the
-model's latent metric is rebuilt from the whole training set with them (``model.fit_metric``,
-design pitfall 3).
+model's latent metric is rebuilt from the whole training set with them (``model.fit_metric``: the
+samplers of the thesis, ch. 1 and 3, use the metric of the final encoder, not of a past epoch).
 
 **Monitored value.** With a validation set: the plain VAE bound ``model.vae_elbo`` (the same lower
 bound of log p(x) for every model of the family, independent of a latent metric), averaged over
@@ -45,11 +45,12 @@ from tqdm.auto import tqdm
 from medaug.models.checkpoint import save_model
 from medaug.models.networks import config_from_dict
 from medaug.models.vae import VAE
+from medaug.runtime import resolve_device
 from medaug.train.curves import write_training_curves
 from medaug.train.snapshot import EpochSnapshot
 from medaug.train.state import load_training_state, save_training_state
 
-__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "train_model", "resolve_device"]
+__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "train_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -157,13 +158,6 @@ class NonFiniteError(RuntimeError):
     def __init__(self, epoch: int, batch: int, term: str) -> None:
         super().__init__(f"non-finite value in {term} at epoch {epoch}, batch {batch}")
         self.epoch, self.batch, self.term = epoch, batch, term
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to ``torch.device``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _epoch_seed(seed: int, epoch: int, restarts: int) -> int:

@@ -1,0 +1,16 @@
+"""Names of the files the audit stage writes into ``audit.results_dir``, declared once for the
+writer (:mod:`medaug.audit.run`) and the report section that reads them."""
+
+NEIGHBOURS_TABLE = "neighbours.tsv"
+DIVERSITY_TABLE = "diversity.tsv"
+FIDELITY_TABLE = "fidelity.tsv"
+GAN_RUNS_TABLE = "gan_runs.tsv"
+GAN_TABLE = "gan.tsv"
+SUMMARY_TABLE = "audit.tsv"
+CHECKS_TABLE = "checks.tsv"
+REGIONS_TABLE = "regions.tsv"
+MONTAGE = "montage_{label}.png"
+MEMORISATION_FIGURE = "memorisation.png"
+DIVERSITY_FIGURE = "diversity.png"
+FIDELITY_FIGURE = "fidelity.png"
+REGIONS_FIGURE = "regions.png"

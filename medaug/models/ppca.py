@@ -1,0 +1,112 @@
+"""Maximum-likelihood probabilistic PCA with a fixed noise level.
+
+Probabilistic PCA (Tipping and Bishop, "Probabilistic principal component analysis", JRSS-B
+1999, sec. 3.2) is the linear-Gaussian latent model z ~ N(0, I_d), x | z ~ N(m + W z, s^2 I_D).
+With the sample covariance S = (1/N) sum_n (x_n - m)(x_n - m)^T, eigenvalues lambda_1 >= ... and
+unit eigenvectors u_i, the likelihood is maximised by m = the sample mean and
+
+    W = U_d (Lambda_d - s^2 I)^{1/2}          (columns with lambda_i <= s^2 are zero),
+
+and the posterior is exact and Gaussian:
+
+    z | x ~ N(M^{-1} W^T (x - m), s^2 M^{-1}),   M = W^T W + s^2 I = diag(max(lambda_i, s^2)).
+
+Here s is given (it is the VAE's ``observation_std``), not estimated. The fit is the starting
+point of a VAE's linear path (:class:`medaug.models.vae.VAE`): a VAE initialised with it starts
+from a model whose bound is already exact, and whose decoded codes vary as much as the rank-d
+PCA reconstructions of its training set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["PPCAFit", "fit_ppca"]
+
+
+@dataclass(frozen=True)
+class PPCAFit:
+    """The maximum-likelihood PPCA of a data set at a fixed noise sd s.
+
+    Attributes:
+        mean: m, (D,).
+        components: U_d, (d, D), orthonormal rows (zero rows where N - 1 < d).
+        eigenvalues: lambda_1..lambda_d of S, (d,), non-increasing (zero past the data's rank).
+        noise_std: s.
+    """
+
+    mean: Tensor
+    components: Tensor
+    eigenvalues: Tensor
+    noise_std: float
+
+    @property
+    def decoder_weight(self) -> Tensor:
+        """W^T = (Lambda_d - s^2)^{1/2}_+ U_d^T, (d, D): row i is the decoded change per unit of z_i."""
+        scale = (self.eigenvalues - self.noise_std**2).clamp_min(0.0).sqrt()
+        return scale[:, None] * self.components
+
+    @property
+    def posterior_variance(self) -> Tensor:
+        """Diagonal of s^2 M^{-1}, (d,): s^2 / max(lambda_i, s^2), in (0, 1]."""
+        return self.noise_std**2 / self.eigenvalues.clamp_min(self.noise_std**2)
+
+    @property
+    def encoder_weight(self) -> Tensor:
+        """M^{-1} W^T, (d, D): the posterior mean is ``encoder_weight @ (x - m)``."""
+        return self.decoder_weight / self.eigenvalues.clamp_min(self.noise_std**2)[:, None]
+
+
+def fit_ppca(data: Tensor, latent_size: int, noise_std: float, chunk_size: int = 1 << 20) -> PPCAFit:
+    """Fit PPCA with d = ``latent_size`` components and noise sd ``noise_std`` to ``data``.
+
+    Args:
+        data: (N, ...) with N >= 1; each item is flattened to D values.
+        latent_size: d >= 1.
+        noise_std: s > 0, in the data's units.
+        chunk_size: voxels per block when forming the Gram matrix, to bound float64 memory.
+    Returns:
+        :class:`PPCAFit` in ``data``'s dtype and device.
+
+    The eigenvectors come from the N x N Gram matrix G = X_c X_c^T / N (float64): if G a = lambda a
+    with |a| = 1, then u = X_c^T a / sqrt(N lambda) is the matching unit eigenvector of S. Cost:
+    O(N^2 D), memory O(N D) in data's dtype plus one float64 block, so it scales to full-resolution
+    volumes where a D x D covariance could not be formed.
+    """
+    if data.ndim < 2 or data.shape[0] == 0:
+        raise ValueError(f"fit_ppca: expected a non-empty (N, ...) stack, got shape {tuple(data.shape)}")
+    if int(latent_size) < 1:
+        raise ValueError(f"fit_ppca: latent_size must be >= 1, got {latent_size}")
+    if not noise_std > 0:
+        raise ValueError(f"fit_ppca: noise_std must be positive, got {noise_std}")
+    if not bool(torch.isfinite(data).all()):
+        raise ValueError("fit_ppca: the data contain NaN or Inf values")
+    n = data.shape[0]
+    flat = data.detach().reshape(n, -1)
+    mean = flat.double().mean(0)
+    gram = torch.zeros(n, n, dtype=torch.float64, device=flat.device)
+    for start in range(0, flat.shape[1], chunk_size):
+        block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
+        gram += block @ block.T
+    gram /= n
+    eigenvalues, vectors = torch.linalg.eigh(gram)
+    eigenvalues, vectors = eigenvalues.flip(0), vectors.flip(1)
+    kept = min(int(latent_size), n)
+    # Eigenvalues at round-off level belong to the null space of the centred data (rank <= N - 1).
+    tolerance = max(float(eigenvalues[0]), 0.0) * n * 1e-12
+    components = torch.zeros(int(latent_size), flat.shape[1], dtype=flat.dtype, device=flat.device)
+    values = torch.zeros(int(latent_size), dtype=torch.float64, device=flat.device)
+    for i in range(kept):
+        value = float(eigenvalues[i])
+        if value <= tolerance:
+            break
+        direction = torch.zeros(flat.shape[1], dtype=torch.float64, device=flat.device)
+        for start in range(0, flat.shape[1], chunk_size):
+            block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
+            direction[start : start + chunk_size] = block.T @ vectors[:, i]
+        components[i] = (direction / (n * value) ** 0.5).to(flat.dtype)
+        values[i] = value
+    return PPCAFit(mean.to(flat.dtype), components, values.to(flat.dtype), float(noise_std))

@@ -1,0 +1,149 @@
+"""The audit stage's results as a markdown section of the report: :func:`audit_markdown`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from medaug.audit.files import (
+    CHECKS_TABLE,
+    DIVERSITY_FIGURE,
+    DIVERSITY_TABLE,
+    FIDELITY_FIGURE,
+    GAN_TABLE,
+    MEMORISATION_FIGURE,
+    MONTAGE,
+    REGIONS_FIGURE,
+    SUMMARY_TABLE,
+)
+from medaug.report import markdown as md
+
+INTEGER_COLUMNS = ("near_copies", "pca_rank")
+CHECKS_COLUMNS = {
+    "sampler": "sampler", "label": "label",
+    "ms_ssim": "MS-SSIM synthetic", "ms_ssim_real_train": "MS-SSIM real train",
+    "ms_ssim_pca_reference": "MS-SSIM PCA-d", "pca_rank": "d", "ms_ssim_limit": "MS-SSIM limit",
+    "diversity_ok": "diversity ok", "precision": "precision", "recall": "recall", "fidelity_ok": "fidelity ok",
+    "near_copies": "near-copies", "memorisation_ok": "memorisation ok", "passed": "passed",
+}
+DIVERSITY_COLUMNS = {
+    "group": "set", "label": "label", "ms_ssim_mean": "MS-SSIM", "ms_ssim_std": "MS-SSIM sd",
+    "rms_mean": "RMS difference", "rms_std": "RMS sd", "n_pairs": "pairs",
+    "explained_variance": "variance explained (PCA-d)",
+}
+GAN_COLUMNS = {
+    "sampler": "synthetic set", "gan_train_mean": "GAN-train BA", "gan_train_std": "GAN-train sd",
+    "gan_test_mean": "GAN-test BA", "gan_test_std": "GAN-test sd", "baseline_mean": "real-on-real BA",
+}
+FIGURES = {
+    MEMORISATION_FIGURE: "Nearest-training-neighbour distance: synthetic vs held-out real",
+    DIVERSITY_FIGURE: "Mean pairwise MS-SSIM and RMS difference within each set",
+    FIDELITY_FIGURE: "Precision / recall in the real classifier's feature space",
+    REGIONS_FIGURE: "Demo regions: dark-voxel fraction, real vs synthetic",
+}
+SUMMARY_COLUMNS = {
+    "sampler": "sampler", "label": "label",
+    "share_closer_l2": "closer than any held-out (L2)", "share_closer_ssim": "closer than any held-out (SSIM)",
+    "n_near_copies": "near-copies",
+    "ms_ssim_mean": "MS-SSIM synthetic", "real_ms_ssim_mean": "MS-SSIM real held-out",
+    "frechet_distance": "FD (classifier features)", "precision": "precision", "recall": "recall",
+}
+
+
+def _render(frame: pd.DataFrame, names: dict[str, str], decimals: int) -> str:
+    columns = [c for c in names if c in frame.columns]
+    shown = pd.DataFrame({names[c]: [_format(v, 0 if c.startswith("n_") or c in INTEGER_COLUMNS else decimals)
+                                     for v in frame[c].tolist()]
+                          for c in columns})
+    return md.table(shown, align_right=[names[c] for c in columns if frame[c].dtype.kind in "fiu"])
+
+
+def _format(value: object, decimals: int) -> str:
+    """A table cell: booleans as yes / **no**, numbers by :func:`medaug.report.markdown.number`."""
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
+    if value is None or value is pd.NA or isinstance(value, (int, float)):
+        return md.number(None if value is pd.NA else value, decimals)
+    return str(value)
+
+
+def audit_markdown(results_dir: str | os.PathLike, link_prefix: str | None = None, decimals: int = 3,
+                   heading_level: int = 2) -> str:
+    """Markdown of the audit: the acceptance checks (``checks.tsv``), the summary table of
+    ``<results_dir>/audit.tsv``, the diversity of every set (``diversity.tsv``), GAN-train / GAN-test
+    (``gan.tsv``), figure links and the per-label montages (``montage_<label>.png``).
+
+    ``link_prefix``: how the report reaches ``results_dir`` (default: the path as given). Figures
+    that do not exist are left out. Raises ``FileNotFoundError`` naming the table if it is missing.
+    """
+    results_dir = Path(results_dir)
+    path = results_dir / SUMMARY_TABLE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: audit summary not found (run stage audit)")
+    summary = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    prefix = str(results_dir) if link_prefix is None else link_prefix
+    hashes = "#" * heading_level
+    lines = [
+        f"{hashes} Synthetic-data audit", "",
+        "Memorisation: share of synthetic volumes nearer (inside the brain mask) to a training volume than "
+        "any held-out real volume is, and near-copies flagged by threshold. Diversity: mean pairwise "
+        "MS-SSIM (lower = more varied). Fidelity: Frechet distance (FD) and k-NN precision / recall in "
+        "the feature space of the classifier trained on real data — **not** an ImageNet / MedicalNet "
+        "FID. GAN-train: trained on synthetic, tested on the real test split; GAN-test: trained on "
+        "real, tested on synthetic (thesis table 1.2).", "",
+        *_checks_lines(results_dir / CHECKS_TABLE, decimals),
+        _render(summary, SUMMARY_COLUMNS, decimals), "",
+        *_diversity_lines(results_dir / DIVERSITY_TABLE, decimals),
+    ]
+    gan_path = results_dir / GAN_TABLE
+    if gan_path.is_file():
+        gan = pd.read_csv(gan_path, sep="\t", na_values=["n/a"], keep_default_na=False)
+        lines += ["GAN-train / GAN-test (balanced accuracy, mean and sd over classifier runs):", "",
+                  _render(gan, GAN_COLUMNS, decimals), ""]
+    for name, caption in FIGURES.items():
+        if (results_dir / name).is_file():
+            lines += [f"![{caption}]({prefix.rstrip('/')}/{name})", ""]
+    for label in dict.fromkeys(summary["label"].astype(str)):   # the labels in the audit's order
+        name = MONTAGE.format(label=label)
+        if (results_dir / name).is_file():
+            lines += [f"![{label}: random real, PCA-d and synthetic volumes, and each set's voxelwise sd]"
+                      f"({prefix.rstrip('/')}/{name})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _read(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    for column in frame.columns:   # True / False / missing read back as booleans, counts as integers
+        values = set(frame[column].dropna().astype(str))
+        if values and values <= {"True", "False"}:
+            frame[column] = [None if pd.isna(v) else str(v) == "True" for v in frame[column]]
+    return frame
+
+
+def _checks_lines(path: Path, decimals: int) -> list[str]:
+    """The acceptance checks table (``checks.tsv``) with a sentence stating the criteria."""
+    if not path.is_file():
+        return []
+    checks = _read(path)
+    if not len(checks):
+        return []
+    first = checks.iloc[0]
+    return [
+        f"Acceptance checks, per sampler and label: diversity ok when the synthetic MS-SSIM is at most the "
+        f"MS-SSIM of the rank-d PCA reconstructions of the real training volumes (d = the model's latent size) "
+        f"+ {first['criterion_ms_ssim_margin']}; fidelity ok when precision >= {first['criterion_min_precision']} "
+        f"and recall >= {first['criterion_min_recall']} (per label, mean over classifier runs); memorisation ok "
+        f"with at most {first['criterion_max_near_copies']} near-copies.", "",
+        _render(checks, CHECKS_COLUMNS, decimals), "",
+    ]
+
+
+def _diversity_lines(path: Path, decimals: int) -> list[str]:
+    """Mean pairwise MS-SSIM (whole volume) and RMS difference (brain mask) of every set (``diversity.tsv``)."""
+    if not path.is_file():
+        return []
+    return ["Diversity of every set: mean pairwise MS-SSIM (whole volume, lower = more varied) and RMS intensity "
+            "difference (brain mask, higher = more varied), over the same seeded pairs for a set and its PCA-d "
+            "reconstructions.", "", _render(_read(path), DIVERSITY_COLUMNS, decimals), ""]

@@ -1,0 +1,217 @@
+"""The results report: ``report.md`` plus its figures, copied or drawn into one folder beside it.
+
+:class:`ReportSources` names every input file (the stage script resolves them from params.yaml);
+:func:`write_report` checks they exist (one error listing every missing file), reads them, draws
+the balanced-accuracy plot, copies the other PNGs and writes the markdown, all atomically. The
+report holds numbers only; interpretation belongs in the README / notes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from medaug.bids.layout import read_table
+from medaug.report import markdown as md
+from medaug.report.audit_section import audit_markdown
+from medaug.report import tables
+from medaug.report.plots import balanced_accuracy_vs_synthetic
+from medaug.report.trainsets import TrainingSet
+from medaug.io import atomic_directory, atomic_path
+
+BA_PLOT = "balanced_accuracy_vs_synthetic.png"
+QC_COLUMNS = ("participant_id", "session_id", "status", "ncc", "in_model_ready", "seconds")
+
+
+@dataclass(frozen=True)
+class ReportSources:
+    """Every file the report reads. Mappings are keyed by label (CN, AD) or by cohort name."""
+
+    runs_table: Path                      # results/classify/runs.tsv (stage evaluate)
+    trainsets: Sequence[TrainingSet]      # in table order
+    test_cohorts: Sequence[str]           # column order: training cohort's test split, then externals
+    split_metrics: Path                   # metrics/split.json
+    qc_tables: Mapping[str, Path]         # cohort -> data/preprocess/<cohort>/images.tsv
+    qc_montages: Mapping[str, Path]       # cohort -> data/preprocess/<cohort>/qc_montage.png
+    cohort_montages: Mapping[str, Path]   # cohort -> results/cohort/<cohort>_montage.png
+    vae_curves: Mapping[str, tuple[Path, Path]]   # label -> (training_curve.tsv, training_curve.png)
+    synthetic_montages: Mapping[str, Path]        # label -> data/synthetic/<label>/montage.png
+    sample_metrics: Sequence[Path]        # metrics/sample_*.json
+    vae_metrics: Mapping[str, Path] = field(default_factory=dict)  # label -> train_vae metrics (optional)
+    timings: Sequence[Path] = ()          # metrics/timings/*.json (optional)
+    audit_dir: Path | None = None         # results/audit (stage audit; optional)
+    training_budget: str | None = None    # classify.training.budget in words (optional), e.g.
+                                          # "540 optimisation steps, validation every 18 steps"
+
+    def required(self) -> list[Path]:
+        paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
+                 *self.cohort_montages.values(), *self.synthetic_montages.values(), *self.sample_metrics]
+        if self.audit_dir is not None:
+            paths.append(Path(self.audit_dir) / "audit.tsv")
+        for tsv, png in self.vae_curves.values():
+            paths += [tsv, png]
+        return [Path(p) for p in paths]
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """``report`` parameters: interval level, decimals (percent), figure resolution and panel size."""
+
+    confidence: float = 0.95
+    decimals: int = 1
+    dpi: int = 100
+    panel_size: tuple[float, float] = (5.0, 4.0)
+
+
+class ReportInputError(FileNotFoundError):
+    """An input of the report is missing or does not hold what the report needs."""
+
+
+def check_sources(sources: ReportSources) -> None:
+    missing = [str(p) for p in sources.required() if not p.is_file()]
+    if missing:
+        raise ReportInputError("report: missing input file(s) (run the stages that write them first): "
+                               + ", ".join(missing))
+
+
+def _json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except json.JSONDecodeError as err:
+        raise ReportInputError(f"{path}: not valid JSON ({err})") from err
+
+
+def read_runs(path: Path, sets: Sequence[TrainingSet], cohorts: Sequence[str]) -> pd.DataFrame:
+    """The evaluate stage's per-run table, checked to cover every training set and test cohort."""
+    runs = read_table(path, tables.RUN_COLUMNS)
+    runs["trainset"], runs["cohort"] = runs["trainset"].astype(str), runs["cohort"].astype(str)
+    absent = [f"{s.name} on {c}" for s in sets for c in cohorts
+              if not ((runs["trainset"] == s.name) & (runs["cohort"] == c)).any()]
+    if absent:
+        raise ReportInputError(f"{path}: no runs for {', '.join(absent)} (rerun stage evaluate with these parameters)")
+    return runs
+
+
+def _link(report_path: Path, figures_dir: Path, name: str) -> str:
+    return Path(os.path.relpath(figures_dir / name, report_path.parent)).as_posix()
+
+
+def _paired_section(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame) -> list[str]:
+    """The real-only vs augmented comparison: every augmented set on every test cohort, paired by run."""
+    d, level = settings.decimals, f"{100 * settings.confidence:g} %"
+    sets, cohorts = list(sources.trainsets), list(sources.test_cohorts)
+    run_list = tables.run_indices(runs)
+    budget = (f"Training budget (`classify.training.budget`): {sources.training_budget}. "
+              if sources.training_budget else "")
+    caption = (f"{len(run_list)} runs per training set (runs {', '.join(str(k) for k in run_list)}; run k trains "
+               f"with seed `classify.seed` + k), paired by run: same seed, same test images. {budget}"
+               f"{tables.effort_statement(runs, sets)}")
+    comparison = tables.comparison_table(runs, sets, cohorts, settings.confidence, d)
+    out = ["## Real-only vs augmented balanced accuracy", "", caption, "",
+           f"Mean balanced accuracy with its {level} t interval over runs; `difference` is the mean of "
+           f"the per-run differences (augmented − real-only) with its {level} paired t interval "
+           "(t on n − 1 degrees of freedom, n paired runs). Every augmented training set is listed "
+           "for every test cohort, whatever its result.", ""]
+    if not len(comparison):
+        return out + ["No augmented training set has a real-only baseline on the same split.", ""]
+    out += [md.table(comparison), ""]
+    out += ["Per-run differences, augmented − real-only balanced accuracy in percentage points "
+            f"({len(run_list)} runs; `n/a`: one side lacks that run).", "",
+            md.table(tables.paired_runs_table(runs, sets, cohorts, settings.confidence, d)), ""]
+    return out
+
+
+def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame, figure: dict[str, str]) -> str:
+    """The markdown text; ``figure`` maps figure keys to links relative to the report."""
+    d = settings.decimals
+    level = f"{100 * settings.confidence:g} %"
+    sets, cohorts = list(sources.trainsets), list(sources.test_cohorts)
+    out = ["# medaug results report", ""]
+    out += ["How to read this: every classifier metric is in percent, computed on the test cohorts "
+            f"({', '.join(cohorts)}); the training cohort's column is its held-out test split. "
+            "`mean ± sd` is over runs (sd with ddof=1); a run is one training seed. Intervals are "
+            f"two-sided {level} Student t intervals of the mean over runs (mean ± t·sd/√n). "
+            "This report holds numbers only; their interpretation is written elsewhere (README, notes).", ""]
+
+    out += ["## Classification results", "",
+            "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
+            "brackets). Columns per test cohort: sensitivity (AD recall), specificity (CN recall), "
+            "balanced accuracy; then the optimisation (Adam) steps each run took and the number of runs. "
+            + (f"Training budget: {sources.training_budget}." if sources.training_budget else ""), "",
+            md.table(tables.results_table(runs, sets, cohorts, d)), ""]
+
+    out += _paired_section(sources, settings, runs)
+    out += [md.image("balanced accuracy against the number of synthetic images", figure["ba"]), ""]
+
+    out += ["## Synthetic volumes", ""]
+    for label in sources.synthetic_montages:
+        out += [f"### {label}: real vs synthetic", "", md.image(f"{label} real vs synthetic", figure[f"syn:{label}"]), ""]
+    samples = [_json(p) for p in sources.sample_metrics]
+    out += ["### Samplers", "", md.table(tables.sampler_table(samples, d)), ""]
+
+    curves = {label: read_table(tsv, ("epoch", "train_elbo")) for label, (tsv, _) in sources.vae_curves.items()}
+    vae_info = {label: _json(p) for label, p in sources.vae_metrics.items() if Path(p).is_file()}
+    if sources.audit_dir is not None:
+        out += [audit_markdown(sources.audit_dir, link_prefix=figure["audit"], heading_level=2), ""]
+
+    out += ["## Generative model training", "", md.table(tables.vae_table(curves, vae_info, d)), ""]
+    for label in sources.vae_curves:
+        out += [f"### {label}", "", md.image(f"{label} training curve", figure[f"vae:{label}"]), ""]
+
+    images = {cohort: read_table(p, QC_COLUMNS) for cohort, p in sources.qc_tables.items()}
+    flagged = tables.flagged_images(images, d)
+    out += ["## Preprocessing quality control", "",
+            "NCC: normalised cross-correlation with the template inside its brain mask.", "",
+            md.table(tables.qc_table(images, d)), ""]
+    out += ["Flagged or failed images:", "", md.table(flagged) if len(flagged) else "None.", ""]
+    for cohort in sources.qc_montages:
+        out += [f"### {cohort}", "", md.image(f"{cohort} QC montage", figure[f"qc:{cohort}"]), ""]
+
+    out += ["## Cohorts and splits", "", "Participants per split and label.", "",
+            md.table(tables.split_table(_json(sources.split_metrics))), ""]
+    for cohort in sources.cohort_montages:
+        out += [f"### {cohort}", "", md.image(f"{cohort} montage", figure[f"cohort:{cohort}"]), ""]
+
+    timing_frame, total, elapsed = tables.timing_table([_json(p) for p in sources.timings], d)
+    out += ["## Run time", ""]
+    if len(timing_frame):
+        out += ["Wall time of each stage (this report's own stage is not included).", "",
+                md.table(timing_frame), "",
+                f"Sum over stages: {md.number(total, d)} s ({md.number(total / 60.0, d)} min); "
+                f"first start to last finish: {md.number(elapsed, d)} s"
+                + (f" ({md.number(elapsed / 60.0, d)} min)." if elapsed is not None else "."), ""]
+    else:
+        out += ["No stage timing recorded.", ""]
+    return "\n".join(out)
+
+
+def write_report(sources: ReportSources, report_path: str | os.PathLike, figures_dir: str | os.PathLike,
+                 settings: ReportSettings = ReportSettings()) -> str:
+    """Write ``report_path`` and the folder ``figures_dir`` (replaced as a whole); return the markdown."""
+    check_sources(sources)
+    report_path, figures_dir = Path(report_path), Path(figures_dir)
+    runs = read_runs(sources.runs_table, sources.trainsets, sources.test_cohorts)
+    copies = {**{f"syn:{k}": (p, f"synthetic_montage_{k}.png") for k, p in sources.synthetic_montages.items()},
+              **{f"vae:{k}": (png, f"vae_training_curve_{k}.png") for k, (_, png) in sources.vae_curves.items()},
+              **{f"qc:{k}": (p, f"qc_montage_{k}.png") for k, p in sources.qc_montages.items()},
+              **{f"cohort:{k}": (p, f"cohort_montage_{k}.png") for k, p in sources.cohort_montages.items()}}
+    figure = {key: _link(report_path, figures_dir, name) for key, (_, name) in copies.items()}
+    figure["ba"] = _link(report_path, figures_dir, BA_PLOT)
+    if sources.audit_dir is not None:
+        figure["audit"] = os.path.relpath(sources.audit_dir, report_path.parent)
+    with atomic_directory(figures_dir) as tmp:
+        for source, name in copies.values():
+            shutil.copyfile(source, tmp / name)
+        balanced_accuracy_vs_synthetic(runs, sources.trainsets, sources.test_cohorts, tmp / BA_PLOT,
+                                       settings.dpi, settings.panel_size)
+        text = render(sources, settings, runs, figure)
+    with atomic_path(report_path) as tmp:
+        tmp.write_text(text)
+    return text

@@ -1,0 +1,30 @@
+"""medaug.audit.checks: the acceptance checks at and beyond their thresholds."""
+
+from __future__ import annotations
+
+import pytest
+
+from medaug.audit import acceptance_checks
+from tests.audit._shared import CRITERIA
+
+
+def test_checks_pass_at_the_thresholds_and_fail_just_beyond():
+    at = acceptance_checks(0.82, 0.80, 0.5, 0.3, 0, CRITERIA)
+    assert at["ms_ssim_limit"] == pytest.approx(0.82)
+    assert at["diversity_ok"] and at["fidelity_ok"] and at["memorisation_ok"] and at["passed"]
+    assert acceptance_checks(0.8201, 0.80, 0.5, 0.3, 0, CRITERIA)["diversity_ok"] is False
+    assert acceptance_checks(0.7, 0.80, 0.49, 0.9, 0, CRITERIA)["fidelity_ok"] is False
+    assert acceptance_checks(0.7, 0.80, 0.9, 0.29, 0, CRITERIA)["fidelity_ok"] is False
+    beyond = acceptance_checks(0.7, 0.80, 0.9, 0.9, 1, CRITERIA)
+    assert beyond["memorisation_ok"] is False and beyond["diversity_ok"] is True and beyond["passed"] is False
+    collapsed = acceptance_checks(1.0, 0.93, 0.65, 0.0, 0, CRITERIA)      # the demo's collapsed models
+    assert (collapsed["diversity_ok"], collapsed["fidelity_ok"], collapsed["passed"]) == (False, False, False)
+
+
+def test_checks_are_unknown_without_a_value_and_need_every_criterion():
+    unknown = acceptance_checks(None, 0.8, float("nan"), 0.5, None, CRITERIA)
+    assert unknown["diversity_ok"] is None and unknown["fidelity_ok"] is None and unknown["memorisation_ok"] is None
+    assert unknown["passed"] is False and unknown["ms_ssim_limit"] == pytest.approx(0.82)
+    assert acceptance_checks(0.9, None, 0.6, 0.5, 0, CRITERIA)["diversity_ok"] is None
+    with pytest.raises(KeyError, match="min_recall"):
+        acceptance_checks(0.9, 0.9, 0.6, 0.5, 0, {k: v for k, v in CRITERIA.items() if k != "min_recall"})

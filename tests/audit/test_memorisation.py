@@ -1,0 +1,66 @@
+"""medaug.audit.memorisation: masked RMS and SSIM distances, the brain mask, nearest neighbours and near-copy flags."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medaug.audit import (
+    brain_mask,
+    masked_rms_distances,
+    masked_ssim,
+    memorisation_summary,
+    nearest_neighbours,
+)
+from tests.audit._shared import smooth_volumes
+
+
+def test_rms_distances_match_direct_computation():
+    volumes = smooth_volumes(5)
+    mask = brain_mask(volumes, 0.0)
+    mask[:2] = False
+    d = masked_rms_distances(volumes[:2], volumes[2:], mask)
+    direct = np.sqrt(((volumes[1][mask] - volumes[3][mask]).astype(float) ** 2).mean())
+    assert d.shape == (2, 3)
+    assert d[1, 1] == pytest.approx(direct, rel=1e-6)
+    assert masked_rms_distances(volumes[:1], volumes[:1], mask)[0, 0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_ssim_is_one_for_identical_and_lower_for_different_volumes():
+    volumes = smooth_volumes(3)
+    mask = np.ones(volumes.shape[1:], dtype=bool)
+    same = masked_ssim(volumes[:1], volumes[:1], mask)
+    other = masked_ssim(volumes[:1], volumes[1:2], mask)
+    noisier = masked_ssim(volumes[:1], np.clip(volumes[:1] + 0.2 * np.random.default_rng(1).standard_normal(volumes[:1].shape), 0, 1), mask)
+    assert same[0] == pytest.approx(1.0, abs=1e-6)
+    assert other[0] < 0.9 and noisier[0] < same[0]
+
+
+def test_brain_mask_rejects_empty_masks():
+    with pytest.raises(ValueError, match="no voxel"):
+        brain_mask(np.zeros((2, 3, 3, 3)), 0.1)
+
+
+def test_planted_copy_is_nearest_and_flagged_while_held_out_are_not():
+    train, held_out, synthetic = smooth_volumes(8, seed=0), smooth_volumes(4, seed=1), smooth_volumes(6, seed=2)
+    synthetic[3] = train[5]                                                # the planted copy
+    mask = brain_mask(train, 0.1)
+    nn = nearest_neighbours(synthetic, train, mask, n_candidates=3)
+    held = nearest_neighbours(held_out, train, mask, n_candidates=3)
+    assert nn.l2_index[3] == 5 and nn.ssim_index[3] == 5
+    assert nn.l2[3] == pytest.approx(0.0, abs=1e-6) and nn.ssim[3] == pytest.approx(1.0)
+    summary = memorisation_summary(nn, held, ssim_min=0.95, l2_max=0.01)
+    assert summary["n_near_copies"] == 1
+    assert summary["share_closer_l2"] == pytest.approx(1 / 6)
+    assert summary["share_closer_ssim"] >= 1 / 6          # the copy, maybe a chance neighbour too
+    assert nn.ssim[3] > held.ssim.max()
+    assert held.ssim.max() < 0.95
+
+
+def test_ssim_search_over_all_candidates_is_exact():
+    train, queries = smooth_volumes(5, seed=3), smooth_volumes(2, seed=4)
+    mask = np.ones(train.shape[1:], dtype=bool)
+    nn = nearest_neighbours(queries, train, mask, n_candidates=99)
+    for i in range(2):
+        scores = masked_ssim(np.repeat(queries[i:i + 1], 5, 0), train, mask)
+        assert nn.ssim[i] == pytest.approx(scores.max()) and nn.ssim_index[i] == int(np.argmax(scores))

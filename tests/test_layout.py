@@ -1,0 +1,117 @@
+"""The shape of the code base: no import cycle between packages, thin stage scripts, small modules.
+
+Imports are read with ``ast`` (every ``import`` statement, function-level ones included), so the
+check does not import anything. A package is a first-level folder of ``medaug`` (``medaug.models``)
+or a first-level module (``medaug.io``); ``pipelines`` is one more.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_STAGE_LINES = 150
+MAX_MODULE_LINES = 450
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package(module: str) -> str | None:
+    """``medaug.models.metric.base`` -> ``medaug.models``; ``pipelines.sample`` -> ``pipelines``."""
+    parts = module.split(".")
+    if parts[0] == "pipelines":
+        return "pipelines"
+    if parts[0] != "medaug" or len(parts) < 2:
+        return None
+    return ".".join(parts[:2])
+
+
+def _imported_modules(path: Path) -> set[str]:
+    module = _module_name(path)
+    is_package = path.name == "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                name = ".".join([*base, node.module] if node.module else base)
+            else:
+                name = node.module or ""
+            found.add(name)
+            found.update(f"{name}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _exists(package: str) -> bool:
+    """A project package or module (not a name imported from one, such as ``medaug.io.write_json``)."""
+    stem = ROOT / package.replace(".", "/")
+    return stem.is_dir() or stem.with_suffix(".py").is_file()
+
+
+def package_graph() -> dict[str, set[str]]:
+    """package -> the other packages it imports."""
+    graph: dict[str, set[str]] = {}
+    for path in [*(ROOT / "medaug").rglob("*.py"), *(ROOT / "pipelines").rglob("*.py")]:
+        source = _package(_module_name(path))
+        if source is None:  # medaug/__init__.py
+            continue
+        edges = graph.setdefault(source, set())
+        for name in _imported_modules(path):
+            target = _package(name)
+            if target not in (None, source) and _exists(target):
+                edges.add(target)
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of nodes (first = last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_a_planted_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycle_between_packages():
+    graph = package_graph()
+    assert {"medaug.models", "medaug.io"} <= graph["medaug.sampling"]  # the walk sees imports
+    assert find_cycle(graph) is None, f"import cycle between packages: {' -> '.join(find_cycle(graph))}"
+
+
+def test_library_code_does_not_import_the_stage_scripts():
+    importers = [p for p, edges in package_graph().items() if "pipelines" in edges]
+    assert importers == [], f"library packages importing pipelines/: {importers}"
+
+
+@pytest.mark.parametrize("folder, limit", [("pipelines", MAX_STAGE_LINES), ("medaug", MAX_MODULE_LINES)])
+def test_stage_scripts_are_thin_and_modules_small(folder, limit):
+    long = {str(p.relative_to(ROOT)): n for p in (ROOT / folder).rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > limit}
+    assert long == {}, f"over {limit} lines: {long}"

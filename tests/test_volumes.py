@@ -1,0 +1,28 @@
+"""medaug.volumes: one label's model-ready volumes of a split (stages train_vae and sample)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from medaug.volumes import load_label_volumes
+
+
+def test_keeps_one_label_of_one_split_and_names_missing_sessions(tmp_path):
+    stack = np.arange(4 * 2 * 3 * 2, dtype=np.float32).reshape(4, 2, 3, 2)
+    np.save(tmp_path / "stack.npy", stack)
+    index = pd.DataFrame({"participant_id": ["sub-1", "sub-2", "sub-3", "sub-4"], "session_id": ["ses-M000"] * 4, "row": range(4)})
+    index.to_csv(tmp_path / "stack.tsv", sep="\t", index=False)
+    (tmp_path / "stack.json").write_text(json.dumps({"shape": [2, 3, 2]}))
+    split = pd.DataFrame({"participant_id": ["sub-4", "sub-2", "sub-3"], "session_id": ["ses-M000"] * 3, "diagnosis": ["AD", "CN", "AD"]})
+    split.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    volumes, rows = load_label_volumes(tmp_path / "stack", tmp_path / "train.tsv", "AD")
+    assert volumes.shape == (2, 1, 2, 3, 2) and volumes.dtype == torch.float32
+    assert torch.equal(volumes[:, 0], torch.from_numpy(stack[[3, 2]]))
+    assert list(rows["participant_id"]) == ["sub-4", "sub-3"]
+    split.loc[0, "participant_id"] = "sub-9"
+    split.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="no volume for 1 sessions"):
+        load_label_volumes(tmp_path / "stack", tmp_path / "train.tsv", "AD")
