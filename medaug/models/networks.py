@@ -65,7 +65,7 @@ class NetworkConfig:
             None uses ``channels``. Smaller values make the RHVAE step cheaper (the thesis' metric
             network, one hidden layer, is lighter than its encoder).
         metric_max_log_diagonal: the diagonal of L is ``exp(b tanh(s / b))`` with this b, so it
-            stays in [exp(-b), exp(b)] (design pitfall 5: bound the exponential).
+            stays in [exp(-b), exp(b)]: an unbounded exponential lets G^-1 grow without limit in training.
         output_activation: ``"sigmoid"`` (intensities in [0, 1], as in the thesis) or ``"identity"``.
     """
 

@@ -25,7 +25,8 @@ sqrt(beta_k) = ((1 - 1/sqrt(beta0)) k^2 / K^2 + 1/sqrt(beta0))^-1. Pythae's ``be
 **Training metric.** In training mode the metric is built from the batch itself (algorithm 1:
 c_i = mu(x_i), L_i = L_psi(x_i)), and it is differentiable. In eval mode the model uses its
 :class:`~medaug.models.metric.RHVAEMetric` buffers, filled by :meth:`RHVAE.fit_metric` from the
-whole training set with the final encoder (design pitfall 3).
+whole training set with the final encoder (thesis ch. 1, sec. 1.3: the metric of the trained
+model interpolates the L_psi(x_i) of every training code).
 
 **Which gradients flow through the position updates (d z_K / d params).** Every term of the flow
 is differentiated exactly by default: z0 (encoder, reparametrisation), the prior force z, the
@@ -40,14 +41,15 @@ relative gradient error grows linearly with the step (tested); once eps * sqrt(l
 models (z moved by 3-4 units in the training flow), the gradient error reached 11-240 %, and
 training with the exact gradient tripled the spread of reconstructions. The test suite bounds the
 approximation's error in the small-step regime. (Pythae 0.1.2 detaches every force, metric terms
-included, so there d z_K / d params is only d z0 / d params; design pitfall 2.)
+included, so there d z_K / d params is only d z0 / d params.)
 
 **Without flow steps** (K = 0) there is no tempering: v0 ~ N(0, G(z0)), no volume change is
 added, the two velocity densities cancel and the ELBO is the plain VAE bound for the sampled z0.
 
 **Cost.** The decoder and its z-gradient are evaluated once per position (K + 1 times); the
 fixed-point iterations of the implicit half-steps iterate only the metric terms, which are closed
-form and cheap in d = 10 (design pitfall 1).
+form and cheap in d = 10 (the generalised leapfrog of Girolami and Calderhead 2011, eq. 16-18,
+iterates only the implicit half-steps).
 """
 
 from __future__ import annotations
@@ -220,7 +222,6 @@ class RHVAE(VAE):
 
     model_type = "rhvae"
     config_class = RHVAEConfig
-    metric_needed_for_evaluation = True
 
     def __init__(self, config: RHVAEConfig | None = None) -> None:
         super().__init__(config)
@@ -298,7 +299,7 @@ class RHVAE(VAE):
     def fit_metric(self, data: Tensor, batch_size: int = 25) -> None:
         """Recompute the centroids (encoder means) and L (metric network) over the whole of ``data``.
 
-        Call it with the final (best) weights and the whole training set (design pitfall 3).
+        Call it with the final (best) weights and the whole training set, not one batch's codes.
         data: (N, C, *S).
         """
         means, _, cholesky = encode_dataset(self, data, batch_size, with_metric_network=True)

@@ -123,8 +123,6 @@ class VAE(nn.Module):
 
     model_type = "vae"
     config_class = VAEConfig
-    #: Whether evaluating the ELBO in eval mode needs :meth:`fit_metric` to have run first.
-    metric_needed_for_evaluation = False
 
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()

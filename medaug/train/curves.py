@@ -18,7 +18,9 @@ def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.Pa
 
     ``png_path`` None writes the table only.
     The figure plots the per-sample ELBO (nats) of the training set and, when present, of the
-    validation set against the epoch, and marks the selected (best) epoch.
+    validation set against the epoch, and marks the selected (best) epoch and, when the history
+    has a ``warmup`` column, the end of the warm-up on the plain VAE bound (those epochs are
+    shaded: their training ELBO is the VAE bound, not the RHVAE's).
     """
     frame = pd.DataFrame(history)
     write_tsv(frame, tsv_path)
@@ -33,7 +35,11 @@ def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.Pa
     if not frame.empty:
         ax.plot(frame["epoch"], frame["train_elbo"], label="train ELBO")
         if "val_elbo" in frame and frame["val_elbo"].notna().any():
-            ax.plot(frame["epoch"], frame["val_elbo"], label="validation ELBO")
+            ax.plot(frame["epoch"], frame["val_elbo"], label="validation VAE bound (model selection)")
+        if "warmup" in frame and (frame["warmup"] == 1).any():
+            last_warmup = float(frame.loc[frame["warmup"] == 1, "epoch"].max())
+            ax.axvspan(float(frame["epoch"].min()) - 0.5, last_warmup + 0.5, color="orange", alpha=0.12,
+                       label=f"warm-up on the VAE bound (epochs 1-{int(last_warmup)})")
         if best_epoch is not None and best_epoch > 0:
             ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"selected epoch {best_epoch}")
         finite = pd.concat([frame["train_elbo"], frame.get("val_elbo", pd.Series(dtype=float))]).replace([math.inf, -math.inf], math.nan).dropna()
