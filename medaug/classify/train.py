@@ -7,6 +7,12 @@ the (always real) validation set; the kept weights are those of the validation w
 balanced accuracy (ties: lower validation loss, then the earlier step). One seed fixes the initial
 weights, the batch order, dropout and the augmentation, so the same call gives the same bytes on
 CPU (the history holds no timings for that reason).
+
+Data path: each batch is gathered on the CPU, pinned and copied with ``non_blocking=True`` when the
+network runs on CUDA (:func:`to_device`); the training loss and the predictions of a validation
+window are accumulated on the device and read back once per validation, so the loop does not wait
+for the GPU at every step. The loss is summed in float64 as before, so the history's bytes are the
+same on the CPU.
 """
 
 from __future__ import annotations
@@ -96,12 +102,20 @@ class TrainingResult:
         return int(value) if value.is_integer() else value
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``: pinned then copied with ``non_blocking=True`` from the CPU to CUDA
+    (the copy overlaps the host's next work), a plain ``.to`` otherwise (the same tensor on the CPU)."""
+    if device.type == "cuda" and tensor.device.type == "cpu" and torch.cuda.is_available():
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int, device: torch.device) -> torch.Tensor:
     """(N, 1, D, H, W) -> logits (N, 2) on CPU, model in eval mode."""
     model.eval()
-    outputs = [model(images[idx].to(device)).float().cpu() for idx in epoch_batches(len(images), batch_size, None)]
-    return torch.cat(outputs) if outputs else torch.zeros((0, 2))
+    outputs = [model(to_device(images[idx], device)).float() for idx in epoch_batches(len(images), batch_size, None)]
+    return torch.cat(outputs).cpu() if outputs else torch.zeros((0, 2))
 
 
 def _validation_scores(model: nn.Module, validation: VolumeSet, config: ClassifierTrainingConfig,
@@ -144,7 +158,8 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
     best_state: dict[str, torch.Tensor] = {}
     best_step = 0
     images_seen = 0
-    window_loss, window_images, predictions, targets = 0.0, 0, [], []
+    window_loss = torch.zeros((), dtype=torch.float64, device=device)  # sum of loss x batch size, on the device
+    window_images, predictions, targets = 0, [], []
     progress = tqdm(total=total_steps, desc="classifier", unit="step", disable=not config.progress)
     stream = batch_stream(n_train, config.batch_size, generator)
     model.train()
@@ -155,14 +170,14 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
             images = augmentation.batch(images)
         labels = train.labels[idx]
         optimizer.zero_grad(set_to_none=True)
-        logits = model(images.to(device))
-        loss = loss_fn(logits, labels.to(device))
+        logits = model(to_device(images, device))
+        loss = loss_fn(logits, to_device(labels, device))
         loss.backward()
         optimizer.step()
         images_seen += len(idx)
-        window_loss += loss.item() * len(idx)
+        window_loss += loss.detach().double() * len(idx)  # float64 as loss.item() * len(idx) was
         window_images += len(idx)
-        predictions.append(logits.detach().argmax(1).cpu())
+        predictions.append(logits.detach().argmax(1))
         targets.append(labels)
         progress.update(1)
         if not budget.validates_after(step, n_train, config.batch_size):
@@ -173,12 +188,14 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
             "step": step,
             "epoch": images_seen / n_train,
             "images_seen": images_seen,
-            "train_loss": window_loss / window_images,
-            "train_balanced_accuracy": balanced_accuracy_score(torch.cat(targets).numpy(), torch.cat(predictions).numpy()),
+            "train_loss": float(window_loss) / window_images,
+            "train_balanced_accuracy": balanced_accuracy_score(torch.cat(targets).numpy(),
+                                                               torch.cat(predictions).cpu().numpy()),
             "validation_loss": val_loss,
             "validation_balanced_accuracy": val_ba,
         })
-        window_loss, window_images, predictions, targets = 0.0, 0, [], []
+        window_loss = torch.zeros((), dtype=torch.float64, device=device)
+        window_images, predictions, targets = 0, [], []
         key = (val_ba, -val_loss)
         if best_key is None or key > best_key:
             best_key, best_step = key, step

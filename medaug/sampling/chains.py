@@ -1,8 +1,11 @@
 """What every latent-space MCMC sampler shares: the settings, the batched-chain loop
-(:class:`ChainSampler`), the result record, thread control and chain starts."""
+(:class:`ChainSampler`), the result record, thread control, chain starts, the device the chains run on
+and the stream of per-step random draws (:class:`StepDraws`)."""
 
 from __future__ import annotations
 
+import copy
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -10,9 +13,10 @@ import torch
 from torch import Tensor
 
 from medaug.models.metric import KernelMetric
-from medaug.runtime import torch_threads
+from medaug.runtime import resolve_device, torch_threads
 
-__all__ = ["ChainSettings", "ChainSampler", "MCMCResult", "random_rows", "standard_normal", "uniform"]
+__all__ = ["ChainSettings", "ChainSampler", "MCMCResult", "StepDraws", "random_rows", "sampling_device",
+           "standard_normal", "uniform"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,72 @@ def random_rows(points: Tensor, n: int, generator: torch.Generator | None) -> Te
     return points[index.to(points.device)].clone()
 
 
+class StepDraws:
+    """The per-step random draws of a batch of chains: N(0, I) momenta (B, d), then U[0, 1) (B,).
+
+    Every step draws ``randn((B, d))`` then ``rand((B,))`` from ``generator``, in that order, so the
+    numbers are the same whichever way they reach the chains' device:
+
+    - generator and chains on the same device: drawn step by step (the CPU path of the thesis runs);
+    - otherwise (a CPU generator feeding CUDA chains): ``block`` steps are drawn at once on the
+      generator's device, into pinned memory when CUDA is available, and copied with
+      ``non_blocking=True``. A step-by-step copy from pageable memory would block the host until
+      the GPU queue drains, i.e. one host synchronisation per MCMC step.
+
+    Args:
+        n_chains: B.
+        dim: d.
+        like: a tensor with the chains' dtype and device.
+        generator: the source of every draw (``None``: torch's default CPU generator).
+        block: steps drawn per batch in the second case (memory: block x B x (d + 1) floats).
+        prefetch: force the second case even on one device (used by the tests to check that both
+            give the same numbers).
+    """
+
+    def __init__(self, n_chains: int, dim: int, like: Tensor, generator: torch.Generator | None,
+                 block: int = 64, prefetch: bool | None = None) -> None:
+        self.n_chains, self.dim, self.like, self.generator = int(n_chains), int(dim), like, generator
+        source = _generator_device(generator)
+        self.prefetch = (source != like.device) if prefetch is None else bool(prefetch)
+        self.block = max(1, int(block))
+        self._velocities: list[Tensor] = []
+        self._uniforms: list[Tensor] = []
+
+    def _refill(self) -> None:
+        source, dtype, shape = _generator_device(self.generator), self.like.dtype, (self.n_chains, self.dim)
+        pin = self.like.device.type == "cuda" and source.type == "cpu" and torch.cuda.is_available()
+        velocity = torch.empty((self.block, *shape), dtype=dtype, pin_memory=pin)
+        uniforms = torch.empty((self.block, self.n_chains), dtype=dtype, pin_memory=pin)
+        for step in range(self.block):
+            velocity[step] = torch.randn(shape, generator=self.generator, dtype=dtype, device=source)
+            uniforms[step] = torch.rand((self.n_chains,), generator=self.generator, dtype=dtype, device=source)
+        non_blocking = pin
+        self._velocities = list(velocity.to(self.like.device, non_blocking=non_blocking).unbind(0))[::-1]
+        self._uniforms = list(uniforms.to(self.like.device, non_blocking=non_blocking).unbind(0))[::-1]
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        """The next step's (momenta (B, d), uniforms (B,)) on ``like``'s device."""
+        if not self.prefetch:
+            velocity = standard_normal((self.n_chains, self.dim), self.like, self.generator)
+            return velocity, uniform((self.n_chains,), self.like, self.generator)
+        if not self._velocities:
+            self._refill()
+        return self._velocities.pop(), self._uniforms.pop()
+
+
+def sampling_device(name: str | None, fallback: torch.device) -> torch.device:
+    """The device the chains run on: ``None`` -> ``fallback`` (the metric's); ``"auto"`` -> CUDA when
+    available; a CUDA device asked for on a machine without CUDA falls back to the CPU with a warning
+    (CI has no GPU)."""
+    if name is None:
+        return fallback
+    device = resolve_device(str(name))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(f"sampler device {name!r}: CUDA is not available, the chains run on the CPU", stacklevel=3)
+        return torch.device("cpu")
+    return device
+
+
 @dataclass(frozen=True)
 class ChainSettings:
     """What every batched-chain sampler takes.
@@ -73,6 +143,14 @@ class ChainSettings:
         batch_size: chains run together (bounds memory).
         num_threads: torch intra-op threads while sampling (``None``: leave as is).
         progress: show a progress bar.
+        device: where the chains run (``None``: the metric's device; ``"auto"``: CUDA when available;
+            ``"cuda"`` falls back to the CPU without CUDA). The metric is copied there for the run;
+            random draws still come from the caller's generator, so a CPU generator gives the same
+            numbers on either device (up to floating-point reduction order).
+        chunk_elements: overrides the metric's ``chunk_elements`` for the run (``None``: keep it).
+            The default bound (2**22) cuts 1000 centroids into 25 chunks for 1000 chains, and into
+            250 for 10 000: on a GPU each chunk is a handful of kernel launches per leapfrog step,
+            so a GPU run wants one chunk (e.g. 2**31). Changing it changes the order of the sums.
     """
 
     n_steps: int = 300
@@ -80,6 +158,8 @@ class ChainSettings:
     batch_size: int = 1000
     num_threads: int | None = 1
     progress: bool = False
+    device: str | None = None
+    chunk_elements: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_steps < 0 or self.batch_size <= 0 or self.radius_factor <= 0:
@@ -114,16 +194,31 @@ class ChainSampler:
         """Run the chains started at ``z0`` (B, d) inside {|z| <= radius}."""
         raise NotImplementedError
 
+    def _on_device(self) -> "ChainSampler":
+        """This sampler, or a shallow copy of it holding a copy of the metric moved to
+        ``settings.device`` and carrying ``settings.chunk_elements`` (the model's metric is untouched)."""
+        settings = self.settings
+        device = sampling_device(settings.device, self.metric.centres.device)
+        if device == self.metric.centres.device and settings.chunk_elements is None:
+            return self
+        runner = copy.copy(self)
+        runner.metric = copy.deepcopy(self.metric).to(device)
+        if settings.chunk_elements is not None:
+            runner.metric.chunk_elements = int(settings.chunk_elements)
+        return runner
+
     @torch.no_grad()
     def run(self, n: int, generator: torch.Generator | None = None) -> MCMCResult:
-        """Run n chains; returns their last states (n, d) and acceptance rates (n,)."""
+        """Run n chains; returns their last states (n, d) and acceptance rates (n,), on the chains'
+        device (see ``settings.device``). Nothing is read back to the host while the chains run."""
         settings = self.settings
+        runner = self._on_device()
         parts = []
         with torch_threads(settings.num_threads):
-            radius = self.metric.compact_radius(settings.radius_factor)
+            radius = runner.metric.compact_radius(settings.radius_factor)
             for begin in range(0, n, settings.batch_size):
-                z0 = self._starts(min(settings.batch_size, n - begin), generator)
-                parts.append(self._chains(z0, radius, generator))
+                z0 = runner._starts(min(settings.batch_size, n - begin), generator)
+                parts.append(runner._chains(z0, radius, generator))
         return MCMCResult.concatenate(parts)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -29,7 +29,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from medaug.models.metric import RHVAEMetric
-from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, standard_normal, uniform
+from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
 __all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSampler"]
 
@@ -80,8 +80,13 @@ def hmc_chains(
     progress: bool = False,
     adapt_steps: int = 0,
     target_acceptance: float = 0.65,
+    prefetch_draws: bool | None = None,
 ) -> MCMCResult:
-    """Independent HMC chains run as one batch.
+    """Independent HMC chains run as one batch on ``z0``'s device.
+
+    All B chains are one (B, d) tensor; the loop is over MCMC steps and leapfrog steps only. The
+    acceptance counts stay on the device and nothing is read back to the host inside the loop (no
+    ``.item()``, no data-dependent branch), so a GPU run queues its kernels without waiting.
 
     Args:
         log_prob_and_grad: the (unnormalised) target and its gradient.
@@ -95,6 +100,8 @@ def hmc_chains(
         adapt_steps: burn-in iterations that adapt each chain's step size before the ``n_steps``
             counted ones (0: the fixed ``step_size`` throughout, as in the thesis).
         target_acceptance: acceptance probability the adaptation aims at.
+        prefetch_draws: see :class:`~medaug.sampling.chains.StepDraws` (``None``: prefetch when the
+            generator is on another device than the chains); the numbers drawn are the same.
 
     Returns:
         :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
@@ -104,8 +111,9 @@ def hmc_chains(
     log_prob, grad = log_prob_and_grad(z)
     accepted = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
     log_step = torch.full((z.shape[0], 1), float(torch.log(torch.tensor(step_size))), dtype=z.dtype, device=z.device)
+    draws = StepDraws(z.shape[0], z.shape[1], z, generator, prefetch=prefetch_draws)
     for iteration in tqdm(range(adapt_steps + n_steps), desc="HMC", disable=not progress, leave=False):
-        velocity = standard_normal(tuple(z.shape), z, generator)
+        velocity, uniforms = draws.next()
         energy0 = -log_prob + 0.5 * (velocity * velocity).sum(-1)
         z_new, v_new, log_prob_new, grad_new = leapfrog(
             z, velocity, grad, log_prob_and_grad, log_step.exp() if adapt_steps else step_size, n_leapfrog
@@ -115,7 +123,7 @@ def hmc_chains(
         if radius is not None:
             inside &= z_new.norm(dim=-1) <= radius
         log_ratio = torch.where(inside, energy0 - energy, torch.full_like(energy, -torch.inf))
-        accept = torch.log(uniform((z.shape[0],), z, generator)) < log_ratio
+        accept = torch.log(uniforms) < log_ratio
         z = torch.where(accept[:, None], z_new, z)
         log_prob = torch.where(accept, log_prob_new, log_prob)
         grad = torch.where(accept[:, None], grad_new, grad)

@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from medaug.models.metric import RHVAEMetric
-from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, standard_normal, uniform
+from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
 __all__ = [
     "GeodesicField",
@@ -123,11 +123,13 @@ class RiemannianRandomWalk(ChainSampler):
         s = self.settings
         log_target = self._log_target(z)
         accepted = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)
+        draws = StepDraws(z.shape[0], z.shape[1], z, generator)  # same numbers, no per-step host copy
         for _ in tqdm(range(s.n_steps), desc="random walk", disable=not s.progress, leave=False):
-            v = s.proposal_std * standard_normal(tuple(z.shape), z, generator)
+            noise, uniforms = draws.next()
+            v = s.proposal_std * noise
             z_new, _ = exponential_map(self.metric, z, v, s.n_integration_steps, self.vector_field)
             log_target_new = self._log_target(z_new)
-            log_uniform = torch.log(uniform((z.shape[0],), z, generator))
+            log_uniform = torch.log(uniforms)
             accept = (log_uniform < log_target_new - log_target) & (z_new.norm(dim=-1) <= radius)
             accept &= torch.isfinite(log_target_new)
             z = torch.where(accept[:, None], z_new, z)

@@ -228,8 +228,12 @@ def _run_epoch(model: VAE, optimizer, data: Tensor, config: TrainingConfig, epoc
     order = torch.randperm(data.shape[0], generator=generator)
     names: list[str] = []
     sums: Tensor | None = None
+    pinned = torch.device(device).type == "cuda" and data.device.type == "cpu"
     for batch_index, start in enumerate(range(0, data.shape[0], config.batch_size), start=1):
-        batch = data[order[start : start + config.batch_size]].to(device)
+        batch = data[order[start : start + config.batch_size]]
+        if pinned:  # page-locked host memory lets the copy below run without blocking the host
+            batch = batch.pin_memory()
+        batch = batch.to(device, non_blocking=True)
         output = model.vae_elbo(batch) if epoch <= config.warmup_epochs else model(batch)
         _check_terms(output, epoch, batch_index)
         optimizer.zero_grad(set_to_none=True)
