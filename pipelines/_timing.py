@@ -8,7 +8,8 @@ Use it as a context manager around a stage's work, or as a decorator on its ``ma
     @stage_timer("evaluate")
     def main(argv=None): ...
 
-On success it writes (atomically) ``path`` with ``{"stage", "seconds", "started", "finished"}``;
+On success it writes (atomically) ``path`` with ``{"stage", "seconds", "started", "finished",
+"environment"}`` (the Python and package versions the stage ran with: :mod:`medaug.environment`);
 ``started`` / ``finished`` are ISO 8601 times in UTC. A stage that raises writes nothing, so a
 timing file always belongs to a run whose outputs exist. The default path is
 ``metrics/timings/{name}.json`` (``{name}`` filled in), which the report stage tabulates.
@@ -22,6 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from medaug.environment import environment
 from medaug.io import write_json
 
 DEFAULT_TIMING_PATH = "metrics/timings/{name}.json"
@@ -51,5 +53,6 @@ class stage_timer(contextlib.ContextDecorator):  # noqa: N801 - used like a func
             return False
         self.seconds = time.perf_counter() - self._clock
         write_json({"stage": self.name, "seconds": round(self.seconds, 3),
-                    "started": _iso(self._started), "finished": _iso(datetime.now(timezone.utc))}, self.path)
+                    "started": _iso(self._started), "finished": _iso(datetime.now(timezone.utc)),
+                    "environment": environment()}, self.path)
         return False
