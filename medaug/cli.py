@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from medaug.grid.cli import add_parser as add_grid_parser
+
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
     from medaug.synth import CohortConfig, SynthConfigError, generate_cohorts
@@ -144,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override sample.sampler (default: it, if it fits the model, else the model's own sampler)")
     slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
     slices.set_defaults(func=_cmd_slices)
+
+    add_grid_parser(sub)  # medaug grid run: the pipeline's changed stages on a Dask cluster
     return parser
 
 
