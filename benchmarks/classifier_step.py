@@ -1,5 +1,5 @@
 """Cost of one Conv5_FC3 training step (Wen et al. 2020; thesis sec. 1.5.5, fig. 1.7 A1 / A2) under
-the GPU settings of the issue, one at a time.
+the GPU settings (channels-last-3d, bf16, cuDNN), one at a time.
 
 Not a test: run it by hand and report the figures.
 
@@ -17,12 +17,12 @@ Settings, each measured alone against the fp32 default (``--settings`` picks a s
 - ``channels_last``: network and input in ``torch.channels_last_3d``;
 - ``bf16``: the forward under bf16 autocast;
 - ``cudnn_benchmark``: ``torch.backends.cudnn.benchmark = True`` (its autotuning workspace is what
-  the issue saw peak at 53 GB; the peak below includes the warm-up steps, where it autotunes);
+  an earlier H200 run peaked at 53 GB; the peak below includes the warm-up steps, where it autotunes);
 - ``all``: the three together.
 
 Each setting gets its own network copy (same initial weights) and Adam; the steps alternate
 round-robin. Printed per setting: median s/step, volumes/s, and with CUDA the peak memory
-(``torch.cuda.max_memory_allocated``, warm-up included). Goal of the issue for A1, batch 16:
+(``torch.cuda.max_memory_allocated``, warm-up included). Goal for A1, batch 16:
 >= 80 volumes/s with a peak no higher than 13 GB.
 """
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure of issue 17 on one GPU, side by side with the issue's (measured with the code of commit
+# Every GPU figure of the README on one GPU, side by side with the earlier H200 measurements (measured with the code of commit
 # 589613c) and with pythae 0.1.2: RHVAE / VAE steps and their arithmetic floor at 84x104x89 and
 # 169x208x179 (eager, CUDA graph, torch.compile), bf16, peak memory, Conv5_FC3 A1 / A2 settings one by
 # one, latent HMC with batched chains on the device (and its CPU figure against main's code).

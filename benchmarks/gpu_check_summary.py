@@ -1,4 +1,4 @@
-"""The table printed at the end of ``benchmarks/gpu_check.sh``: every figure of issue 17 (measured on
+"""The table printed at the end of ``benchmarks/gpu_check.sh``: every GPU figure of the README (measured on
 one H200 with the code of commit 589613c) beside the figure of this run, read from the JSON files the
 benchmarks wrote into one folder.
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     this = "this run (CPU smoke: tiny sizes, NOT comparable)" if args.cpu_smoke else "this run"
     width = max(len(row[0]) for row in ROWS + RATIOS) + 2
-    print(f"{'figure':<{width}}{'issue 17 (H200, main)':<26}{this}")
+    print(f"{'figure':<{width}}{'earlier (H200)':<26}{this}")
     for label, issue, (name, keys), unit in ROWS:
         text = _format(_lookup(args.folder, name, keys), unit)
         model = keys[-1]

@@ -59,7 +59,7 @@ def run_cohort(params: dict, cohort: str) -> list[str]:
         jobs, _settings(params, caps_dir), Path(params["out_dir"]) / cohort,
         n_jobs=int(params["n_jobs"]), itk_threads=int(params["itk_threads"]),
         qc_threshold=float(params["qc_ncc_threshold"]), exclude_flagged=bool(params["exclude_qc_flagged"]),
-        name=cohort,
+        head_fit_threshold=float(params.get("qc_head_fit_threshold", 0.75)), name=cohort,
     )
     counts = table["status"].value_counts().to_dict()
     print(f"{cohort}: {len(table)} images, {counts}, median {table['seconds'].median():.1f} s/image")

@@ -18,7 +18,7 @@ PROFILE = "profiles/tiny.yaml"
 OUTPUT_FOLDERS = ("data", "metrics", "results")   # stage outputs of a previous run are not copied
 NOT_COPIED = ("dvc.lock",)                        # the tiny run starts from nothing
 STAGES = ("cohort", "split", "preprocess", "train_vae", "sample", "train_classifier", "evaluate", "report")
-REPRO_TIMEOUT_S = 30 * 60                         # the goal for the tiny profile is 5 minutes
+REPRO_TIMEOUT_S = 30 * 60                         # the goal for the tiny profile is 5 minutes
 
 
 def repository_files(repo: Path) -> list[str]:

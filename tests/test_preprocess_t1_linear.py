@@ -67,7 +67,7 @@ def test_register_affine_refuses_anything_but_one_affine(monkeypatch, tmp_path):
 
     monkeypatch.setattr(ants, "registration", fake_registration)
     with pytest.raises(RegistrationError, match="single affine"):
-        t1.register_affine(None, None, None, COARSE, tmp_path)
+        t1.register_affine(None, None, None, COARSE, tmp_path, offset_lps_mm=np.zeros(3))
 
 
 def test_config_rejects_mismatched_schedule():

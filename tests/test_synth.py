@@ -144,6 +144,38 @@ def test_known_pose_realigns_image_to_template(atlas, tiny_cohort_params):
     assert np.corrcoef(wrong[inside], template[inside])[0, 1] < ncc - 0.2
 
 
+@pytest.mark.parametrize("orientation", ["PSL", "LPI"])
+def test_neck_site_adds_neck_face_and_shoulders_and_leaves_the_brain_alone(atlas, tiny_cohort_params, orientation):
+    params = copy.deepcopy(tiny_cohort_params)
+    params["anatomy"].update(deformation_mm=0.0)
+    params["sites"]["SITE-B"].update(noise_std=0.0, bias_std=0.0, contrast_gamma=1.0, orientation=orientation)
+    plain = CohortConfig.from_dict(params)
+    params["sites"]["SITE-B"].update(neck=True)
+    neck = CohortConfig.from_dict(params)
+    anatomy = draw_anatomy(np.random.default_rng(3), "F", 60.0, 0.0, plain.anatomy)
+    images = {name: render_image(atlas, anatomy, "SITE-B", config, np.random.default_rng(4))
+              for name, config in (("plain", plain), ("neck", neck))}
+    image = images["neck"]
+    assert "".join(nib.aff2axcodes(image.affine)) == orientation
+    np.testing.assert_allclose(image.world_from_mni, images["plain"].world_from_mni)  # same pose draw
+    zooms = np.sort(np.linalg.norm(image.affine[:3, :3], axis=0))
+    np.testing.assert_allclose(zooms, np.sort(np.asarray(neck.acquisition.voxel_size_mm) * (1.2, 1.0, 1.0)))
+    extent = np.abs(image.affine[:3, :3]) @ np.asarray(image.data.shape)
+    np.testing.assert_allclose(extent, neck.acquisition.neck_field_of_view_mm, atol=4.0)
+    # the ground-truth pose still brings the brain onto the template: the body never overwrites it
+    aligned, _ = resample_to_template(image.data, image.affine, image.world_from_mni, voxel_size_mm=4.0)
+    template, _ = resample_to_template(atlas.base, atlas.affine, np.eye(4), voxel_size_mm=4.0)
+    mask, _ = resample_to_template(atlas.brain_mask.astype(np.float32), atlas.affine, np.eye(4), voxel_size_mm=4.0)
+    assert np.corrcoef(aligned[mask > 0.5], template[mask > 0.5])[0, 1] > 0.85
+    # bright tissue in the neck, below the brain (template z -100..-130 mm, under the skull base)
+    points = np.stack([np.zeros(7), np.linspace(-30.0, 10.0, 7), np.full(7, -115.0), np.ones(7)])
+    world = image.world_from_mni @ points
+    voxels = np.rint(np.linalg.solve(image.affine, world)[:3]).astype(int)
+    neck_values = image.data[tuple(voxels)]
+    assert np.median(neck_values) > 0.3 * np.percentile(image.data, 99)
+    assert images["plain"].data.max() > 0 and image.data.size > images["plain"].data.size
+
+
 def test_ad_severity_shrinks_medial_temporal_lobe_and_enlarges_ventricles(atlas, tiny_cohort_params):
     config = CohortConfig.from_dict(tiny_cohort_params)
     anatomy = draw_anatomy(np.random.default_rng(0), "M", 70.0, 0.0, config.anatomy)
@@ -207,6 +239,8 @@ def test_rician_noise_background_follows_rayleigh():
         (lambda p: p["cohorts"]["demo-train"]["groups"].update(LMCI=3), "unknown trajectory"),
         (lambda p: p["anatomy"].update(atrophy=1.0), "cohort.anatomy: unknown parameter(s) ['atrophy']"),
         (lambda p: p["sites"]["SITE-A"].update(orientation="RLS"), "orientation must be an axis code"),
+        (lambda p: (p["sites"]["SITE-A"].update(neck=True), p["acquisition"].update(neck_fov_shift_mm=-80)),
+         "neck_field_of_view_mm[2] = 300 mm cannot fit the brain"),
         (lambda p: p["acquisition"].update(voxel_size_mm=[20.0, 20.0, 20.0]), "fewer than 16 voxels"),
         (lambda p: p.update(seed=-1), "cohort.seed must be >= 0"),
     ],

@@ -1,7 +1,8 @@
 """t1-linear preprocessing: N4 + affine-only registration to MNI152 2009a + crop, QC, model-ready stacks.
 
-Modules: :mod:`template` (target and crop box), :mod:`validate` (input checks), :mod:`t1_linear`
-(one image), :mod:`caps` (clinica CAPS names), :mod:`qc` (NCC, montage), :mod:`model_ready`
+Modules: :mod:`template` (target and crop box), :mod:`validate` (input checks), :mod:`fov` (neck
+crop and cranium centre of whole-head scans), :mod:`t1_linear` (one image), :mod:`caps` (clinica
+CAPS names), :mod:`qc` (NCC, montage), :mod:`head_qc` (registration-independent head-fit QC), :mod:`model_ready`
 (down-sampling, rescaling, stacks), :mod:`run` / :mod:`jobs` / :mod:`cohort` (many images).
 Nothing here imports ants at module import time.
 """

@@ -3,13 +3,20 @@
 Outputs under ``out_dir``::
 
     images.tsv            every job: participant_id, session_id, source, status (ok / qc_flagged /
-                          error), ncc, qc_pass, in_model_ready, reused, seconds, error
+                          error), ncc, head_fit, head_margin_mm, qc_pass, qc_reason, in_model_ready,
+                          reused, seconds, error
     model_ready.npy|.tsv|.json   the stack of model-ready volumes (see :mod:`model_ready`)
-    qc_montage.png        one row per image that got through registration
+    qc_montage.png        one row per image that got through registration; a flagged one in red,
+                          with its reason
+
+QC has two independent scores: NCC with the template inside its brain mask (on the template grid),
+and the head fit of :mod:`medaug.preprocess.head_qc` (in native space, against the image's own head
+outline). Either one below its threshold flags the image; ``qc_reason`` says which and why.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,25 +25,46 @@ import pandas as pd
 from tqdm import tqdm
 
 from medaug.io import write_tsv
+from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit_reason
 from medaug.preprocess.model_ready import downsample, write_stack
 from medaug.preprocess.qc import save_qc_montage
 from medaug.preprocess.run import ImageJob, ImageOutcome, PreprocessSettings, process_images
 from medaug.preprocess.t1_linear import cropped_template
 from medaug.preprocess.template import TEMPLATE_SPACE
 
-IMAGE_COLUMNS = ["participant_id", "session_id", "source", "status", "ncc", "qc_pass", "in_model_ready",
-                 "reused", "seconds", "error"]
+IMAGE_COLUMNS = ["participant_id", "session_id", "source", "status", "ncc", "head_fit", "head_margin_mm",
+                 "qc_pass", "qc_reason", "in_model_ready", "reused", "seconds", "error"]
 
 
-def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclude_flagged: bool) -> pd.DataFrame:
-    """One row per outcome with its QC decision (NCC under ``qc_threshold`` -> ``qc_flagged``)."""
+def qc_reason(outcome: ImageOutcome, qc_threshold: float, head_fit_threshold: float = MIN_HEAD_FIT) -> str:
+    """Why an image that went through registration fails QC (``"; "``-joined), ``""`` when it passes.
+
+    NCC below ``qc_threshold``, or a head-fit score below ``head_fit_threshold`` (a NaN head fit,
+    not computed or too few rays inside the field of view, does not flag).
+    """
+    reasons = []
+    if not outcome.ncc >= qc_threshold:
+        reasons.append(f"NCC {outcome.ncc:.3f} < {qc_threshold:g}")
+    head = head_fit_reason(outcome.head_fit, outcome.head_margin_mm, head_fit_threshold)
+    if head:
+        reasons.append(head)
+    return "; ".join(reasons)
+
+
+def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclude_flagged: bool,
+                   head_fit_threshold: float = MIN_HEAD_FIT) -> pd.DataFrame:
+    """One row per outcome with its QC decision (either QC score under its threshold -> ``qc_flagged``)."""
     rows = []
     for o in outcomes:
-        qc_pass = o.status == "ok" and bool(o.ncc >= qc_threshold)
+        reason = qc_reason(o, qc_threshold, head_fit_threshold) if o.status == "ok" else ""
+        qc_pass = o.status == "ok" and not reason
         status = o.status if o.status != "ok" or qc_pass else "qc_flagged"
         rows.append({
             "participant_id": o.participant_id, "session_id": o.session_id, "source": o.source,
-            "status": status, "ncc": round(o.ncc, 4) if o.status == "ok" else np.nan, "qc_pass": qc_pass,
+            "status": status, "ncc": round(o.ncc, 4) if o.status == "ok" else np.nan,
+            "head_fit": round(o.head_fit, 4) if o.status == "ok" else np.nan,
+            "head_margin_mm": round(o.head_margin_mm, 1) if o.status == "ok" else np.nan,
+            "qc_pass": qc_pass, "qc_reason": reason,
             "in_model_ready": o.status == "ok" and (qc_pass or not exclude_flagged),
             "reused": o.reused, "seconds": o.seconds, "error": o.error,
         })
@@ -45,7 +73,8 @@ def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclud
 
 def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, out_dir: str | Path, *,
                       n_jobs: int = 1, itk_threads: int = 1, qc_threshold: float = 0.8,
-                      exclude_flagged: bool = True, progress: bool = True, name: str = "") -> pd.DataFrame:
+                      exclude_flagged: bool = True, progress: bool = True, name: str = "",
+                      head_fit_threshold: float = MIN_HEAD_FIT) -> pd.DataFrame:
     """Run every job, then write ``images.tsv``, the model-ready stack and the QC montage; return the table."""
     out_dir = Path(out_dir)
     outcomes: list[ImageOutcome | None] = [None] * len(jobs)
@@ -58,7 +87,7 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
         bar.set_postfix(failed=failures)
     bar.close()
     done = [o for o in outcomes if o is not None]
-    table = outcomes_table(done, qc_threshold, exclude_flagged)
+    table = outcomes_table(done, qc_threshold, exclude_flagged, head_fit_threshold)
 
     kept = [o for o, keep in zip(done, table["in_model_ready"]) if keep]
     template = cropped_template(settings.t1_linear)
@@ -80,12 +109,20 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
     mask = np.asarray(template.brain_mask.dataobj, dtype=np.float32)
     if settings.target_shape is not None:
         mask = downsample(mask, settings.target_shape, settings.antialias) >= 0.5
-    flagged = dict(zip(zip(table["participant_id"], table["session_id"]), table["status"] == "qc_flagged"))
+    keys = list(zip(table["participant_id"], table["session_id"]))
+    flagged = dict(zip(keys, table["status"] == "qc_flagged"))
+    reasons = dict(zip(keys, table["qc_reason"]))
     save_qc_montage(
         out_dir / "qc_montage.png", [o.volume for o in shown], mask,
-        labels=[f"{o.participant_id} {o.session_id}  NCC {o.ncc:.3f}" for o in shown],
+        labels=[_montage_label(o, reasons[(o.participant_id, o.session_id)]) for o in shown],
         flagged=[bool(flagged[(o.participant_id, o.session_id)]) for o in shown],
     )
     write_tsv(table, out_dir / "images.tsv")
     return table
 
+
+
+def _montage_label(outcome: ImageOutcome, reason: str) -> str:
+    label = f"{outcome.participant_id} {outcome.session_id}  NCC {outcome.ncc:.3f}  head fit {outcome.head_fit:.2f}"
+    short = re.sub(r" \([^)]*\)", "", reason)  # without the explanations: the full reason is in images.tsv
+    return f"{label}\nFLAGGED: {short}" if reason else label

@@ -76,8 +76,8 @@ def save_qc_montage(path: str | Path, volumes: Sequence[np.ndarray], brain_mask:
                     labels: Sequence[str], flagged: Sequence[bool], row_height_px: int = 96) -> None:
     """Write a PNG with one row per volume: three orthogonal slices with the template brain outline.
 
-    ``volumes`` are (D, H, W) on the grid of ``brain_mask``; ``labels`` are written left of each row,
-    in red when ``flagged``. Slices pass through the mask's centre of mass. Written atomically.
+    ``volumes`` are (D, H, W) on the grid of ``brain_mask``; ``labels`` (one or more lines: a flagged
+    image's second line says why) are written left of each row, in red when ``flagged``. Slices pass through the mask's centre of mass. Written atomically.
     """
     import matplotlib
 
@@ -92,7 +92,8 @@ def save_qc_montage(path: str | Path, volumes: Sequence[np.ndarray], brain_mask:
         rows = [np.zeros((row_height_px, 3 * row_height_px, 3))]
         labels, flagged = ["(no image)"], [False]
     canvas = np.concatenate([np.pad(r, ((0, 4), (0, 0), (0, 0))) for r in rows], axis=0)
-    label_px, dpi = 220, 100
+    longest = max((len(line) for label in labels for line in str(label).splitlines()), default=0)
+    label_px, dpi = max(220, int(6.5 * longest) + 12), 100  # about 6.5 px per character at font size 8
     fig = plt.figure(figsize=((canvas.shape[1] + label_px) / dpi, canvas.shape[0] / dpi), dpi=dpi)
     axes = fig.add_axes((label_px / (canvas.shape[1] + label_px), 0, 1 - label_px / (canvas.shape[1] + label_px), 1))
     axes.imshow(canvas, interpolation="nearest", aspect="equal")

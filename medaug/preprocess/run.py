@@ -7,6 +7,7 @@ list of jobs with a process pool whose workers each get a fixed number of ITK th
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import shutil
@@ -21,9 +22,12 @@ import numpy as np
 
 from medaug.io import atomic_path
 from medaug.preprocess import caps
+from medaug.preprocess.head_qc import head_fit
 from medaug.preprocess.model_ready import model_ready_volume
 from medaug.preprocess.qc import template_ncc
-from medaug.preprocess.t1_linear import T1LinearConfig, cropped_template, scratch_directory, t1_linear
+from medaug.preprocess.t1_linear import (
+    T1LinearConfig, cropped_template, native_from_template, scratch_directory, t1_linear,
+)
 from medaug.preprocess.template import TEMPLATE_SPACE
 from medaug.preprocess.validate import InvalidImageError, load_t1w
 
@@ -56,13 +60,19 @@ class PreprocessSettings:
 
 @dataclass
 class ImageOutcome:
-    """Result for one job. ``status`` is ``"ok"`` or ``"error"``; ``volume`` is the model-ready volume."""
+    """Result for one job. ``status`` is ``"ok"`` or ``"error"``; ``volume`` is the model-ready volume.
+
+    ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc` (NaN
+    when the native image or the transform is not at hand, e.g. a CAPS made by clinica).
+    """
 
     participant_id: str
     session_id: str
     source: str
     status: str
     ncc: float = float("nan")
+    head_fit: float = float("nan")
+    head_margin_mm: float = float("nan")
     seconds: float = 0.0
     reused: bool = False
     error: str = ""
@@ -96,11 +106,15 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
             cropped, outcome.reused = load_t1w(job.source), True
         elif crop_path is not None:
             cropped, outcome.reused = load_t1w(crop_path), True
+            if Path(job.source).is_file():  # the native image is needed for the head-fit QC only
+                _score_head_fit(outcome, load_t1w(job.source),
+                                caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
         else:
             image = load_t1w(job.source)
             with scratch_directory() as workdir:
                 result = t1_linear(image, settings.t1_linear, workdir)
                 _write_outputs(settings, job, result.cropped, result.transform_file)
+                _score_head_fit(outcome, image, result.transform_file)
             cropped = result.cropped
         template = cropped_template(settings.t1_linear)
         outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
@@ -114,6 +128,11 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
         outcome.error = f"{job.source}: {type(err).__name__}: {err}".replace("\n", " ")
     outcome.seconds = round(time.perf_counter() - start, 3)
     return outcome
+
+
+def _score_head_fit(outcome: ImageOutcome, native: nib.Nifti1Image, transform_file: Path) -> None:
+    fit = head_fit(native, native_from_template(transform_file))
+    outcome.head_fit, outcome.head_margin_mm = fit.score, fit.median_margin_mm
 
 
 def _volume_affine(cropped: nib.Nifti1Image, shape: Sequence[int], target_shape: Sequence[int] | None) -> np.ndarray:
@@ -136,8 +155,16 @@ def process_images(jobs: Sequence[ImageJob], settings: PreprocessSettings, n_job
 
     ``n_jobs`` worker processes (``spawn``ed, so none inherits a running ITK thread pool) each use
     ``itk_threads`` ITK threads; ``n_jobs == 1`` runs in this process, whose ITK thread count is
-    whatever ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` was when ants first ran here.
+    whatever ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` was when ants first ran here. With
+    ``MEDAUG_CLUSTER_ADDRESS`` set, each image is one task on that Dask cluster instead
+    (:mod:`medaug.grid.executor`), with the same ``itk_threads``.
     """
+    from medaug.grid.executor import cluster_address, map_on_cluster
+
+    if cluster_address() and len(jobs) > 1:
+        setup = functools.partial(_init_worker, itk_threads, settings.t1_linear)
+        yield from map_on_cluster(cluster_address(), process_image, jobs, settings, setup=setup)
+        return
     if n_jobs <= 1 or len(jobs) <= 1:
         _init_worker(itk_threads, settings.t1_linear)
         for i, job in enumerate(jobs):

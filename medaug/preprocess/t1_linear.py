@@ -2,10 +2,17 @@
 
 Pipeline for one 3D T1w image (any orientation, voxel size or field of view; skull and neck allowed)::
 
-    native image --N4 (once, at a shrink factor)--> bias-corrected native image
+    native image --neck crop (FSL robustfov-like: ``neck_crop_mm`` below the top of the head)-->
+      --N4 (once, at a shrink factor)--> bias-corrected native image
       --resample to ``registration_spacing_mm``--> registration copy (coarse, fast)
-      --ANTs affine (Mattes MI, fixed-image brain mask, centre-of-mass start, coarse-to-fine)--> affine
+      --ANTs affine (Mattes MI, fixed-image brain mask, cranium-centre start, coarse-to-fine)--> affine
       --linear resampling of the bias-corrected native image onto the cropped template grid--> crop
+
+Whole-head scans with a neck, a face and shoulders: a centre-of-mass start lets the
+neck pull the fit (on a real defaced scan with a neck the brain came out a third too small). Two
+changes hold such scans: the neck is cut from the top of the head down (:mod:`fov`), and the start
+aligns the centroid of the cranium (the head's top ``cranium_cap_mm``) with that of the template
+head (its brain mask dilated by ``TEMPLATE_SCALP_MM``), not the centres of mass of the images.
 
 Only an affine transform is ever estimated: :func:`register_affine` asks ANTs for an ``Affine``
 transform and checks that exactly one affine transform file came back (clinica 0.12's antspy
@@ -26,10 +33,18 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+from scipy import ndimage
 
+from medaug.preprocess.fov import cranium_centre, crop_neck
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, CropBox, Template, crop_box, load_template
 
 _RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+INITIALISATIONS = ("cranium", "center_of_mass", "geometric_center", "identity")
+
+TEMPLATE_SCALP_MM = 12.0
+"""The template is skull-stripped: its head, for the cranium start, is the brain mask dilated by this (mm)."""
 
 
 class RegistrationError(RuntimeError):
@@ -61,9 +76,16 @@ class T1LinearConfig:
     The defaults (coarse, few iterations) were chosen on the demo cohort: finer schedules
     (2 mm grid, 200/100/50 iterations) took 4x longer without reducing the error against the
     known poses (about 0.8 mm mean over the brain, limited by the anatomy's non-linear part).
-        initialisation: ``"center_of_mass"`` (intensity centres aligned, as ANTs' ``[f,m,1]``),
-            ``"geometric_center"`` or ``"identity"``.
+        initialisation: ``"cranium"`` (centroids of the top ``cranium_cap_mm`` of the head masks
+            aligned; robust to a neck), ``"center_of_mass"`` (intensity centres aligned, as ANTs'
+            ``[f,m,1]``), ``"geometric_center"`` or ``"identity"``.
         random_seed: seed of ANTs' metric sampling, so a run is repeatable.
+        neck_crop_mm: before anything else, slices more than this far below the top of the head
+            are dropped (FSL robustfov keeps 170 mm; 200 mm keeps the cerebellum of a large, tilted
+            head); 0 keeps the whole field of view.
+        neck_threshold_fraction: head mask of the neck crop and of the cranium start: voxels above
+            this fraction of the image's 99th intensity percentile.
+        cranium_cap_mm: height (mm) of the cap of the head whose centroid the cranium start aligns.
     """
 
     template_resolution_mm: int = 1
@@ -79,14 +101,17 @@ class T1LinearConfig:
     sampling_rate: float = 0.15
     histogram_bins: int = 32
     mask_dilation_mm: float = 4.0
-    initialisation: str = "center_of_mass"
+    initialisation: str = "cranium"
     random_seed: int = 20240
+    neck_crop_mm: float = 200.0
+    neck_threshold_fraction: float = 0.2
+    cranium_cap_mm: float = 100.0
 
     def __post_init__(self) -> None:
         levels = {len(self.shrink_factors), len(self.smoothing_sigmas_mm), len(self.iterations)}
         if len(levels) != 1:
             raise ValueError("shrink_factors, smoothing_sigmas_mm and iterations need one entry per level")
-        if self.initialisation not in ("center_of_mass", "geometric_center", "identity"):
+        if self.initialisation not in INITIALISATIONS:
             raise ValueError(f"unknown initialisation {self.initialisation!r}")
         if self.registration_spacing_mm <= 0 or self.n4_shrink_factor < 1:
             raise ValueError("registration_spacing_mm must be > 0 and n4_shrink_factor >= 1")
@@ -160,14 +185,17 @@ def _ants_seed(seed: int) -> Iterator[None]:
         ants.config._random_seed = previous
 
 
-def _initial_transform(fixed, moving, config: T1LinearConfig, workdir: Path) -> list[str] | None:
+def _initial_transform(fixed, moving, config: T1LinearConfig, workdir: Path,
+                       offset_lps_mm: np.ndarray | None = None) -> list[str] | None:
     import ants
 
-    if config.initialisation == "center_of_mass":
+    if offset_lps_mm is None and config.initialisation == "cranium":
+        raise ValueError("the cranium start needs the offset of the cranium centres (offset_lps_mm)")
+    if offset_lps_mm is None and config.initialisation == "center_of_mass":
         return None  # ANTs' default: [fixed, moving, 1], intensity centres of mass aligned
-    if config.initialisation == "identity":
+    if offset_lps_mm is None and config.initialisation == "identity":
         return ["Identity"]
-    offset = np.asarray(_center(moving)) - np.asarray(_center(fixed))
+    offset = offset_lps_mm if offset_lps_mm is not None else np.asarray(_center(moving)) - np.asarray(_center(fixed))
     transform = ants.create_ants_transform(transform_type="AffineTransform", dimension=3, translation=offset.tolist())
     path = workdir / "initial.mat"
     ants.write_transform(transform, str(path))
@@ -182,8 +210,12 @@ def _center(image) -> np.ndarray:
     return np.asarray(ants.transform_index_to_physical_point(image, corner.tolist()))
 
 
-def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: Path) -> Path:
+def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: Path,
+                    offset_lps_mm: np.ndarray | None = None) -> Path:
     """Affine-only ANTs registration of ``moving`` onto ``fixed``; returns the ``.mat`` transform file.
+
+    ``offset_lps_mm`` (moving minus fixed, LPS mm), when given, is the starting translation
+    (the cranium start); otherwise ``config.initialisation`` decides.
 
     Raises :class:`RegistrationError` unless ANTs returned exactly one affine transform.
     """
@@ -194,7 +226,7 @@ def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: 
             fixed=fixed,
             moving=moving,
             type_of_transform="Affine",
-            initial_transform=_initial_transform(fixed, moving, config, workdir),
+            initial_transform=_initial_transform(fixed, moving, config, workdir, offset_lps_mm),
             mask=fixed_mask,
             aff_metric="mattes",
             aff_sampling=config.histogram_bins,
@@ -223,6 +255,7 @@ class _Targets:
     crop_reference: object
     registration_fixed: object
     registration_mask: object
+    cranium_centre_ras: np.ndarray
 
 
 _TARGETS: dict[tuple, _Targets] = {}
@@ -231,7 +264,8 @@ _TARGETS: dict[tuple, _Targets] = {}
 def _targets(config: T1LinearConfig) -> _Targets:
     import ants
 
-    key = (config.template_resolution_mm, tuple(config.crop_shape), config.registration_spacing_mm, config.mask_dilation_mm)
+    key = (config.template_resolution_mm, tuple(config.crop_shape), config.registration_spacing_mm,
+           config.mask_dilation_mm, config.cranium_cap_mm)
     if key in _TARGETS:
         return _TARGETS[key]
     template = load_template(config.template_resolution_mm)
@@ -242,7 +276,11 @@ def _targets(config: T1LinearConfig) -> _Targets:
     if config.mask_dilation_mm > 0:  # on the coarse grid: a 1 mm ball dilation costs seconds
         radius = max(1, int(round(config.mask_dilation_mm / config.registration_spacing_mm)))
         mask = ants.morphology(mask, operation="dilate", radius=radius, mtype="binary", shape="ball")
-    targets = _Targets(box, cropped, nifti_to_ants(cropped.image), fixed, mask)
+    brain = np.asarray(template.brain_mask.dataobj) > 0
+    spacing = np.linalg.norm(template.affine[:3, :3], axis=0)
+    head = ndimage.distance_transform_edt(~brain, sampling=spacing) <= TEMPLATE_SCALP_MM
+    cranium = cranium_centre(head.astype(np.float32), template.affine, config.cranium_cap_mm, 0.5)
+    targets = _Targets(box, cropped, nifti_to_ants(cropped.image), fixed, mask, cranium)
     _TARGETS[key] = targets
     return targets
 
@@ -257,10 +295,18 @@ def t1_linear(image: nib.Nifti1Image, config: T1LinearConfig, workdir: Path) -> 
     import ants
 
     targets = _targets(config)
+    if config.neck_crop_mm > 0:
+        image, _ = crop_neck(image, config.neck_crop_mm, config.neck_threshold_fraction)
+    offset = None
+    if config.initialisation == "cranium":
+        moving_cranium = cranium_centre(np.asarray(image.dataobj), image.affine, config.cranium_cap_mm,
+                                        config.neck_threshold_fraction)
+        offset = (_RAS_TO_LPS[:3, :3] @ (moving_cranium - targets.cranium_centre_ras))
     moving = nifti_to_ants(image)
     corrected = n4_correct(moving, config)
     moving_coarse = _resample_isotropic(corrected, config.registration_spacing_mm)
-    transform_file = register_affine(targets.registration_fixed, moving_coarse, targets.registration_mask, config, workdir)
+    transform_file = register_affine(targets.registration_fixed, moving_coarse, targets.registration_mask, config,
+                                     workdir, offset)
     warped = ants.apply_transforms(
         fixed=targets.crop_reference, moving=corrected, transformlist=[str(transform_file)], interpolator="linear"
     )

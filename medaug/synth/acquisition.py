@@ -32,24 +32,40 @@ def draw_pose(rng: np.random.Generator, config: AcquisitionConfig) -> np.ndarray
     return pose
 
 
+def orientation_axes(orientation: str, voxel_mm: np.ndarray) -> np.ndarray:
+    """(3, 3) voxel-to-world linear part for a nibabel axis code and per-world-axis voxel sizes (mm).
+
+    Column ``i`` is voxel axis ``i``: e.g. ``PSL`` stores anterior-to-posterior, then inferior-to-
+    superior, then right-to-left; ``voxel_mm`` (x, y, z) gives the voxel size along each world axis.
+    """
+    axes = np.zeros((3, 3))
+    for column, letter in enumerate(orientation):
+        world_axis = next(i for i, pair in enumerate(("RL", "AP", "SI")) if letter in pair)
+        axes[world_axis, column] = voxel_mm[world_axis] * (1.0 if letter in "RAS" else -1.0)
+    return axes
+
+
 def native_grid(
     rng: np.random.Generator, config: AcquisitionConfig, site: SiteConfig
 ) -> tuple[tuple[int, int, int], np.ndarray]:
     """Shape (voxels) and voxel-to-world affine (4, 4) of the native image.
 
-    The field of view is centred near the world origin, moved by up to ``fov_offset_mm`` per axis,
-    stored RAS or LAS as the site does.
+    The field of view (``field_of_view_mm``, or ``neck_field_of_view_mm`` moved by
+    ``neck_fov_shift_mm`` along world z at a site with a neck) is centred near the world origin,
+    moved by up to ``fov_offset_mm`` per axis, stored in the site's orientation (RAS, LAS, PSL, ...).
     """
     voxel = np.asarray(config.voxel_size_mm, dtype=np.float64) * np.asarray(site.voxel_aspect)
-    shape = tuple(int(np.ceil(f / v)) for f, v in zip(config.field_of_view_mm, voxel))
+    field_of_view = np.asarray(config.neck_field_of_view_mm if site.neck else config.field_of_view_mm, dtype=np.float64)
+    axes = orientation_axes(site.orientation, voxel)
+    world_axis = np.abs(axes).argmax(axis=0)  # world axis of each voxel axis
+    shape = tuple(int(np.ceil(field_of_view[w] / voxel[w])) for w in world_axis)
     centre = rng.uniform(-config.fov_offset_mm, config.fov_offset_mm, size=3)
-    axes = np.diag(voxel)
-    if site.orientation == "LAS":
-        axes[0, 0] = -voxel[0]
+    if site.neck:
+        centre[2] += config.neck_fov_shift_mm
     affine = np.eye(4)
     affine[:3, :3] = axes
     affine[:3, 3] = centre - axes @ ((np.asarray(shape) - 1) / 2.0)
-    return shape, affine
+    return shape, affine  # type: ignore[return-value]
 
 
 def voxel_world_coordinates(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:

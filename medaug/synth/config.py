@@ -18,6 +18,8 @@ TRAJECTORIES: tuple[str, ...] = ("CN", "AD", "MCI", "CN-MCI", "MCI-AD")
 BASELINE_DIAGNOSIS: dict[str, str] = {"CN": "CN", "AD": "AD", "MCI": "MCI", "CN-MCI": "CN", "MCI-AD": "MCI"}
 SESSIONS_MONTHS: tuple[int, ...] = (0, 12, 24)
 ORIENTATIONS: tuple[str, ...] = ("RAS", "LAS")
+"""The usual storage orientations; any nibabel axis code (one of R/L, A/P, S/I per axis, e.g. ``PSL``
+for a sagittal acquisition) is accepted, see :func:`valid_orientation`."""
 
 # Extent of the brain of the MNI152 template, in mm, before head scaling: the box of nilearn's
 # 2009a brain mask is x -72..72, y -107..73, z -72..82 mm. A field of view must hold the whole
@@ -39,8 +41,12 @@ class SiteConfig:
         contrast_gamma: intensities are raised to this power (site contrast differences).
         noise_std: Rician noise level as a fraction of white-matter intensity.
         bias_std: standard deviation of the log bias field's polynomial coefficients.
-        orientation: voxel axes storage, ``RAS`` or ``LAS`` (first axis flipped).
-        voxel_aspect: per-axis multiplier of the acquisition voxel size (e.g. ``[1.2, 1, 1]``).
+        orientation: voxel axes storage as a nibabel axis code: ``RAS``, ``LAS`` (first axis
+            flipped), or any other, e.g. ``PSL`` (sagittal slices, as many 3D MPRAGE scans).
+        voxel_aspect: per-world-axis (x, y, z) multiplier of the acquisition voxel size (e.g. ``[1.2, 1, 1]``).
+        neck: a whole-head acquisition: the field of view is ``acquisition.neck_field_of_view_mm``,
+            moved down by ``acquisition.neck_fov_shift_mm``, and shows the neck, the face and the
+            top of the shoulders (:mod:`medaug.synth.body`) below the head.
     """
 
     intensity_scale: float = 1000.0
@@ -49,6 +55,15 @@ class SiteConfig:
     bias_std: float = 0.1
     orientation: str = "RAS"
     voxel_aspect: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    neck: bool = False
+
+
+def valid_orientation(code: str) -> bool:
+    """True for a 3-letter axis code with one of R/L, one of A/P and one of S/I (e.g. RAS, LAS, PSL)."""
+    if not isinstance(code, str) or len(code) != 3:
+        return False
+    axes = sorted(next((i for i, pair in enumerate(("RL", "AP", "SI")) if letter in pair), -1) for letter in code)
+    return axes == [0, 1, 2]
 
 
 @dataclass(frozen=True)
@@ -89,13 +104,20 @@ class AnatomyConfig:
 
 @dataclass(frozen=True)
 class AcquisitionConfig:
-    """Native image grid and pose. Sizes in mm; angles in degrees (uniform in +-value per axis)."""
+    """Native image grid and pose. Sizes in mm; angles in degrees (uniform in +-value per axis).
+
+    ``neck_field_of_view_mm`` (x, y, z) is the field of view of the sites with ``neck: true``; its
+    centre is moved by ``neck_fov_shift_mm`` along the world z axis (negative: down, towards the
+    shoulders), so that the top of the head stays in the image and the neck fills the bottom.
+    """
 
     voxel_size_mm: tuple[float, float, float] = (2.0, 2.0, 2.0)
     field_of_view_mm: tuple[float, float, float] = (200.0, 240.0, 230.0)
     fov_offset_mm: float = 8.0
     rotation_deg: float = 8.0
     translation_mm: float = 10.0
+    neck_field_of_view_mm: tuple[float, float, float] = (240.0, 256.0, 300.0)
+    neck_fov_shift_mm: float = -30.0
 
 
 @dataclass(frozen=True)
@@ -172,8 +194,11 @@ class CohortConfig:
             raise SynthConfigError("cohort.cohorts is empty: nothing to generate")
         for name, site in self.sites.items():
             key = f"cohort.sites.{name}"
-            if site.orientation not in ORIENTATIONS:
-                raise SynthConfigError(f"{key}.orientation must be one of {ORIENTATIONS}, got {site.orientation!r}")
+            if not valid_orientation(site.orientation):
+                raise SynthConfigError(
+                    f"{key}.orientation must be an axis code with one of R/L, A/P and S/I (e.g. {', '.join(ORIENTATIONS)}, "
+                    f"PSL), got {site.orientation!r}"
+                )
             if site.intensity_scale <= 0 or site.intensity_scale * 1.6 > 32767:
                 raise SynthConfigError(f"{key}.intensity_scale must be in (0, 20000], got {site.intensity_scale}")
             if site.contrast_gamma <= 0 or site.noise_std < 0 or site.bias_std < 0:
@@ -237,20 +262,32 @@ class CohortConfig:
         # rotated by the largest angle, shifted by the largest translation and FOV offset.
         scale = max(anat.head_scale_mean.values()) + 2 * anat.head_scale_sd
         angle = math.radians(acq.rotation_deg)
-        for axis, (fov, extent) in enumerate(zip(acq.field_of_view_mm, BRAIN_EXTENT_MM)):
-            others = [e for i, e in enumerate(BRAIN_EXTENT_MM) if i != axis]
-            rotated = extent * math.cos(angle) + max(others) * math.sin(angle)
-            needed = scale * rotated + 2 * (acq.translation_mm + acq.fov_offset_mm)
-            if fov < needed:
-                raise SynthConfigError(
-                    f"cohort.acquisition.field_of_view_mm[{axis}] = {fov} mm cannot fit the brain: "
-                    f"a head up to {scale:.2f}x the template, rotated by {acq.rotation_deg} deg and moved by "
-                    f"{acq.translation_mm + acq.fov_offset_mm} mm needs {needed:.0f} mm"
-                )
+        any_neck = any(site.neck for site in self.sites.values())
+        fovs = [("field_of_view_mm", acq.field_of_view_mm, 0.0)]
+        if any_neck:
+            fovs.append(("neck_field_of_view_mm", acq.neck_field_of_view_mm, acq.neck_fov_shift_mm))
+        for name, field_of_view, shift in fovs:
+            if len(field_of_view) != 3 or min(field_of_view) <= 0:
+                raise SynthConfigError(f"cohort.acquisition.{name} must be 3 positive numbers")
+            for axis, (fov, extent) in enumerate(zip(field_of_view, BRAIN_EXTENT_MM)):
+                others = [e for i, e in enumerate(BRAIN_EXTENT_MM) if i != axis]
+                rotated = extent * math.cos(angle) + max(others) * math.sin(angle)
+                # the shift moves the centre along z: the brain must fit in the smaller half
+                moved = acq.translation_mm + acq.fov_offset_mm + (abs(shift) if axis == 2 else 0.0)
+                needed = scale * rotated + 2 * moved
+                if fov < needed:
+                    raise SynthConfigError(
+                        f"cohort.acquisition.{name}[{axis}] = {fov} mm cannot fit the brain: "
+                        f"a head up to {scale:.2f}x the template, rotated by {acq.rotation_deg} deg and moved by "
+                        f"{acq.translation_mm + acq.fov_offset_mm} mm"
+                        + (f" (field of view moved by {shift} mm)" if axis == 2 and shift else "")
+                        + f" needs {needed:.0f} mm"
+                    )
         for name, site in self.sites.items():
+            field_of_view = acq.neck_field_of_view_mm if site.neck else acq.field_of_view_mm
             for axis in range(3):
                 voxel = acq.voxel_size_mm[axis] * site.voxel_aspect[axis]
-                if acq.field_of_view_mm[axis] / voxel < 16:
+                if field_of_view[axis] / voxel < 16:
                     raise SynthConfigError(
                         f"cohort.sites.{name}: voxel {voxel} mm along axis {axis} leaves fewer than 16 voxels"
                     )

@@ -35,11 +35,15 @@ from medaug.synth.acquisition import (
 )
 from medaug.synth.anatomy import SubjectAnatomy, backward_map, draw_anatomy, subject_intensity
 from medaug.synth.atlas import TemplateAtlas, load_template_atlas
+from medaug.synth.body import body_intensity
 from medaug.synth.config import CohortConfig, CohortSpec
 from medaug.synth.demographics import SessionPlan, draw_participants, sessions_table
 
 MARGIN_MM = 12.0
 """Points further than this outside the template head box (before the non-linear map) are air."""
+
+HEAD_EMPTY = 0.01
+"""At a site with a neck, the body is drawn where the head's intensity (WM = 1) is at most this."""
 
 PARTICIPANTS_SIDECAR = {
     "sex": {"Description": "sex at birth", "Levels": {"M": "male", "F": "female"}},
@@ -99,6 +103,12 @@ def render_image(
     vox_from_mm = np.linalg.inv(atlas.affine).astype(np.float32)
     template_vox = vox_from_mm[:3, :3] @ template_mm + (vox_from_mm[:3, 3] - offset)[:, None]
     values = ndimage.map_coordinates(intensity, template_vox, order=1, mode="constant", cval=0.0, prefilter=False)
+    if site.neck:  # neck, face and shoulders wherever the head (brain + shell) is empty
+        head = np.zeros(world.shape[1], dtype=np.float32)
+        head[inside] = values
+        body = body_intensity(anat)
+        inside = (head > HEAD_EMPTY) | (body > 0)
+        values = np.where(head[inside] > HEAD_EMPTY, head[inside], body[inside])
     if site.contrast_gamma != 1.0:
         values = values ** np.float32(site.contrast_gamma)
     values *= bias_field(world[:, inside], bias_coefficients)
