@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from medaug.models.metric import RHVAEMetric
 from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
-__all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSampler"]
+__all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSettings", "RiemannianHMCSampler"]
 
 #: z (B, d) -> (log p(z) up to a constant (B,), d/dz log p(z) (B, d))
 LogProbAndGrad = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -81,6 +81,7 @@ def hmc_chains(
     adapt_steps: int = 0,
     target_acceptance: float = 0.65,
     prefetch_draws: bool | None = None,
+    support: Callable[[Tensor], Tensor] | None = None,
 ) -> MCMCResult:
     """Independent HMC chains run as one batch on ``z0``'s device.
 
@@ -102,6 +103,8 @@ def hmc_chains(
         target_acceptance: acceptance probability the adaptation aims at.
         prefetch_draws: see :class:`~medaug.sampling.chains.StepDraws` (``None``: prefetch when the
             generator is on another device than the chains); the numbers drawn are the same.
+        support: if given, ``support(z)`` (B, d) -> (B,) bool marks the points where the target is
+            defined; proposals outside are rejected (the chains must start inside).
 
     Returns:
         :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
@@ -122,6 +125,8 @@ def hmc_chains(
         inside = torch.isfinite(energy)
         if radius is not None:
             inside &= z_new.norm(dim=-1) <= radius
+        if support is not None:
+            inside &= support(z_new)
         log_ratio = torch.where(inside, energy0 - energy, torch.full_like(energy, -torch.inf))
         accept = torch.log(uniforms) < log_ratio
         z = torch.where(accept[:, None], z_new, z)
@@ -164,10 +169,33 @@ class HMCSampler(ChainSampler):
         """log p(z) up to a constant and its gradient: (B, d) -> ((B,), (B, d))."""
         raise NotImplementedError
 
+    def support(self, z: Tensor) -> Tensor | None:
+        """(B, d) -> (B,) bool: where the target is defined beyond the ball; None: the whole ball."""
+        return None
+
     def _chains(self, z0: Tensor, radius: float, generator: torch.Generator | None) -> MCMCResult:
         s = self.settings
+        support = self.support if type(self).support is not HMCSampler.support else None
         return hmc_chains(self.log_prob_and_grad, z0, s.n_steps, s.n_leapfrog, s.step_size, generator, radius,
-                          s.progress, s.adapt_steps, s.target_acceptance)
+                          s.progress, s.adapt_steps, s.target_acceptance, support=support)
+
+
+@dataclass(frozen=True)
+class RiemannianHMCSettings(HMCSettings):
+    """:class:`HMCSettings` plus where the RHVAE sampler's target is defined.
+
+    Attributes:
+        support_temperatures: the target is restricted to codes within this many metric
+            temperatures T of some training code (None: the ball of ``radius_factor`` only, as in
+            the thesis). See :meth:`RiemannianHMCSampler.support`.
+    """
+
+    support_temperatures: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.support_temperatures is not None and not self.support_temperatures > 0:
+            raise ValueError(f"support_temperatures must be positive or null, got {self.support_temperatures}")
 
 
 class RiemannianHMCSampler(HMCSampler):
@@ -179,7 +207,25 @@ class RiemannianHMCSampler(HMCSampler):
         **options: fields of ``settings`` to override.
     """
 
+    settings_class: ClassVar[type[ChainSettings]] = RiemannianHMCSettings
+    settings: RiemannianHMCSettings
     metric: RHVAEMetric
+
+    def support(self, z: Tensor) -> Tensor | None:
+        """Codes within ``support_temperatures`` T of a training code: (B, d) -> (B,) bool.
+
+        Beyond a few T from every centroid the kernel weights vanish, G^-1(z) = lambda I, and the
+        target is a flat plateau of height lambda^(d/2): with d = 10 and a ball of radius
+        2 max_i |c_i|, that plateau holds as much mass as the region near the training codes, and a
+        chain that strays onto it (where every proposal is accepted, and the burn-in then grows its
+        step) decodes a code the decoder never saw. Restricting the target to where the metric
+        carries information keeps the thesis' density there and removes the plateau.
+        """
+        factor = self.settings.support_temperatures
+        if factor is None:
+            return torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
+        nearest = torch.cdist(z, self.metric.centroids.to(z)).min(dim=1).values
+        return nearest <= float(factor) * self.metric.temperature
 
     def log_prob_and_grad(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """log sqrt(det G^-1(z)) = -1/2 log det G(z) and its gradient: (B, d) -> ((B,), (B, d))."""

@@ -1,12 +1,14 @@
 """medaug.sampling.hmc: the leapfrog integrator, batched HMC chains with burn-in adaptation, and the
 RHVAE sampler against its target (thesis ch. 1)."""
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from medaug.sampling import RiemannianHMCSampler, hmc_chains, leapfrog
-from tests.sampling._targets import F64, P_THRESHOLD, chi_square_p_value, flipped_gradient, inverted_target, run_chains
+from tests.sampling._targets import (F64, N_BINS, P_THRESHOLD, chi_square_p_value, flipped_gradient, grid_bin_probabilities,
+                                    inverted_target, rhvae_metric, run_chains)
 
 
 def test_leapfrog_reversible_and_energy_conserving():
@@ -69,3 +71,28 @@ def test_riemannian_hmc_broken_variants_fail(rhvae_target, broken):
     metric, edges, probabilities = rhvae_target
     result = run_chains(broken(RiemannianHMCSampler), metric, n_steps=20, n_leapfrog=10, step_size=0.1)
     assert chi_square_p_value(result.samples, probabilities, edges) < P_THRESHOLD
+
+
+def test_riemannian_hmc_support_keeps_chains_near_the_training_codes():
+    metric = rhvae_metric()
+    radius = metric.compact_radius()
+    edges = np.linspace(-radius, radius, N_BINS + 1)
+    factor = 1.5
+    limit = factor * metric.temperature
+
+    def restricted(z):
+        inside = torch.cdist(z, metric.centroids).min(dim=1).values <= limit
+        return torch.where(inside, -0.5 * metric.log_det_metric(z), torch.full_like(z[:, 0], -torch.inf))
+
+    probabilities = grid_bin_probabilities(restricted, radius, edges)
+    result = run_chains(RiemannianHMCSampler, metric, n_steps=20, n_leapfrog=10, step_size=0.1,
+                        support_temperatures=factor)
+    assert float(torch.cdist(result.samples, metric.centroids).min(dim=1).values.max()) <= limit
+    assert chi_square_p_value(result.samples, probabilities, edges) > P_THRESHOLD
+    free = run_chains(RiemannianHMCSampler, metric, n_steps=20, n_leapfrog=10, step_size=0.1)
+    assert bool((torch.cdist(free.samples, metric.centroids).min(dim=1).values > limit).any())
+
+
+def test_riemannian_hmc_support_must_be_positive():
+    with pytest.raises(ValueError, match="support_temperatures"):
+        RiemannianHMCSampler(rhvae_metric(), support_temperatures=0.0)
