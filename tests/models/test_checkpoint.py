@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medaug.models.checkpoint import CheckpointError, load_model, save_model
-from tests.test_vae import NET_2D, _fitted
+from tests.models.test_vae import NET_2D, _fitted
 
 
 @pytest.mark.parametrize("kind", ["vae", "rhvae", "geometric_vae"])

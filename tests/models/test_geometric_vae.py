@@ -6,7 +6,7 @@ import torch
 from medaug.models.geometric_vae import k_medoids
 from medaug.models.metric import max_min_distance
 from medaug.models.vae import encode_dataset
-from tests.test_vae import NET_2D, _model
+from tests.models.test_vae import NET_2D, _model
 
 
 def test_k_medoids_is_deterministic_and_finds_clusters():
