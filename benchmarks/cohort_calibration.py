@@ -33,11 +33,11 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from medaug.bids.layout import read_participants, t1w_path  # noqa: E402
-from medaug.synth import CohortConfig, generate_cohort  # noqa: E402
-from medaug.synth.align import resample_to_template  # noqa: E402
-from medaug.synth.anatomy import draw_anatomy  # noqa: E402
-from medaug.synth.atlas import load_template_atlas  # noqa: E402
-from medaug.synth.generate import render_image  # noqa: E402
+from medaug.cohort import CohortConfig, generate_cohort  # noqa: E402
+from medaug.cohort.align import resample_to_template  # noqa: E402
+from medaug.cohort.anatomy import draw_anatomy  # noqa: E402
+from medaug.cohort.atlas import load_template_atlas  # noqa: E402
+from medaug.cohort.generate import render_image  # noqa: E402
 
 TARGET = (0.60, 0.85)
 

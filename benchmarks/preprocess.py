@@ -31,7 +31,7 @@ def _images(voxel_mm: float, subjects: int, bids: Path | None):
         for path in sorted(bids.glob("sub-*/ses-M000/anat/*_T1w.nii.gz"))[:subjects]:
             yield path.name, load_t1w(path)
         return
-    from tests._preprocess_fixtures import synthetic_t1w
+    from tests.preprocess._fixtures import synthetic_t1w
 
     for seed in range(subjects):
         image, _ = synthetic_t1w(100 + seed, voxel_mm=voxel_mm, fov_mm=(176.0, 256.0, 256.0), flip_x=seed % 2 == 1)

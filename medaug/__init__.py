@@ -3,9 +3,10 @@
 The library is importable on its own: it has no knowledge of DVC and keeps no global state.
 Rooms:
 
-- :mod:`medaug.synth`  generator of the embedded demo cohort (BIDS raw datasets)
+- :mod:`medaug.cohort` generator of the embedded demo cohort (BIDS raw datasets)
 - :mod:`medaug.bids`   BIDS paths and tables
 - :mod:`medaug.io`     atomic file writes shared by every stage
+- :mod:`medaug.slices` orthogonal slices through a point in mm, for every montage
 """
 
 __version__ = "0.1.0"

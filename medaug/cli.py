@@ -17,7 +17,7 @@ from medaug.grid.cli import add_parser as add_grid_parser
 
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
-    from medaug.synth import CohortConfig, SynthConfigError, generate_cohorts
+    from medaug.cohort import CohortConfig, CohortConfigError, generate_cohorts
 
     with open(args.params) as fh:
         params = yaml.safe_load(fh)["cohort"]
@@ -25,7 +25,7 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
         params["seed"] = args.seed
     try:
         config = CohortConfig.from_dict(params)
-    except SynthConfigError as err:
+    except CohortConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     summary = generate_cohorts(config, args.out_dir, args.montage_dir, params.get("montage_subjects", 3))
@@ -37,7 +37,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
     import nibabel as nib
     import numpy as np
 
-    from medaug.synth.align import resample_to_template
+    from medaug.cohort.align import resample_to_template
 
     image = nib.load(args.image)
     truth = json.loads(Path(args.groundtruth).read_text())

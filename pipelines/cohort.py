@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from medaug.io import write_json
-from medaug.synth import CohortConfig, generate_cohorts
+from medaug.cohort import CohortConfig, generate_cohorts
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params("cohort", args.params)
-    config = CohortConfig.from_dict(params)  # SynthConfigError names the bad parameter
+    config = CohortConfig.from_dict(params)  # CohortConfigError names the bad parameter
     summary = generate_cohorts(config, params["out_dir"], params["results_dir"], params["montage_subjects"])
     write_json(summary, args.metrics)
     return 0

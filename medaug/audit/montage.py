@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from medaug.io import atomic_path  # noqa: E402
-from medaug.synth.montage import SLICE_MM, orthogonal_slices  # noqa: E402
+from medaug.slices import SLICE_MM, orthogonal_slices  # noqa: E402
 
 VIEWS = ("axial", "coronal", "sagittal")
 

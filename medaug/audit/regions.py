@@ -1,6 +1,6 @@
 """Demo only: medial-temporal-lobe and ventricle "volume" proxies from the demo generator's regions.
 
-The demo cohort (``medaug.synth``) makes AD by removing contrast in soft medial-temporal regions
+The demo cohort (``medaug.cohort``) makes AD by removing contrast in soft medial-temporal regions
 and by expanding the lateral ventricles around given centres, all in MNI mm. Model-ready volumes
 live on a grid whose voxel-to-MNI affine is stored in ``model_ready.json``, so the same regions can
 be drawn on it: a region is where a Gaussian weight (centre, sd in mm) reaches ``min_weight``.

@@ -184,7 +184,7 @@ def audit_gan(params, real, synthetic) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
     """Dark-voxel fractions in the demo generator's MTL and ventricle regions (demo cohorts only)."""
-    from medaug.synth.atlas import MTL_REGIONS, VENTRICLE_SD_MM, load_template_atlas
+    from medaug.cohort.atlas import MTL_REGIONS, VENTRICLE_SD_MM, load_template_atlas
 
     options = params["regions"]
     xyz = regions.grid_coordinates(shape, affine)

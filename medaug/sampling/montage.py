@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from medaug.io import atomic_path  # noqa: E402
-from medaug.synth.montage import SLICE_MM, orthogonal_slices  # noqa: E402
+from medaug.slices import SLICE_MM, orthogonal_slices  # noqa: E402
 
 __all__ = ["real_vs_synthetic_montage"]
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from medaug.synth.config import BASELINE_DIAGNOSIS, SESSIONS_MONTHS, CohortConfig, CohortSpec
+from medaug.cohort.config import BASELINE_DIAGNOSIS, SESSIONS_MONTHS, CohortConfig, CohortSpec
 
 MMSE_DECLINE_PER_YEAR = {"CN": 0.0, "MCI": -0.7, "AD": -2.5}
 AGE_RANGE = (55.0, 95.0)

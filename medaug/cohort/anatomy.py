@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medaug.synth.atlas import (
+from medaug.cohort.atlas import (
     HIPPOCAMPUS_SHRINK_SD_MM,
     MTL_REGIONS,
     VENTRICLE_SD_MM,
     TemplateAtlas,
     gaussian_weight,
 )
-from medaug.synth.config import AnatomyConfig
+from medaug.cohort.config import AnatomyConfig
 
 N_COSINES = 3
 """Cosine basis functions per axis of the random displacement (frequencies k / (3 wavelength))."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from tests._preprocess_fixtures import synthetic_t1w
+from tests.preprocess._fixtures import synthetic_t1w
 from medaug.preprocess import t1_linear as t1
 from medaug.preprocess.qc import normalised_cross_correlation
 from medaug.preprocess.t1_linear import (
@@ -93,9 +93,9 @@ def test_demo_generator_subjects_match_their_ground_truth(repo_params, seed, sit
     """Issue item 7 on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
     import nibabel as nib
 
-    from medaug.synth import CohortConfig, render_image
-    from medaug.synth.anatomy import draw_anatomy
-    from medaug.synth.atlas import load_template_atlas
+    from medaug.cohort import CohortConfig, render_image
+    from medaug.cohort.anatomy import draw_anatomy
+    from medaug.cohort.atlas import load_template_atlas
 
     config = CohortConfig.from_dict(repo_params["cohort"])
     rng = np.random.default_rng(seed)

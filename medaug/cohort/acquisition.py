@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from medaug.synth.config import AcquisitionConfig, SiteConfig
+from medaug.cohort.config import AcquisitionConfig, SiteConfig
 
 BIAS_LENGTH_MM = 100.0
 """Length unit of the bias-field polynomial: a coefficient of s gives exp(s) at 100 mm."""

@@ -4,7 +4,7 @@ Fast tests use 4 mm renderings of the whole-head cases and the coarse set-up of 
 tests; the slow test registers the 20 cases at 1 mm with the demo parameters and checks each one
 against its ground-truth pose (mean error <= 2 mm over the template brain mask, none above 4 mm).
 
-    python -m pytest -m slow tests/test_preprocess_whole_head.py -s     # prints the per-image table
+    python -m pytest -m slow tests/preprocess/test_whole_head.py -s     # prints the per-image table
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit, head_fit_reason, t
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.run import ImageOutcome
 from medaug.preprocess.t1_linear import T1LinearConfig, cropped_template, native_from_template, scratch_directory
-from tests._preprocess_fixtures import synthetic_t1w
-from tests._whole_head_cases import cases, error_mm, render_case
-from tests.test_preprocess_t1_linear import COARSE, DEMO
+from tests.preprocess._fixtures import synthetic_t1w
+from tests.preprocess._whole_head_cases import cases, error_mm, render_case
+from tests.preprocess.test_t1_linear import COARSE, DEMO
 
 
 @pytest.fixture(scope="module")

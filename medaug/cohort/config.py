@@ -1,7 +1,7 @@
 """Parameters of the demo-cohort generator, validated before anything is written.
 
 Every number of the generator lives here, filled from the ``cohort`` section of ``params.yaml``
-by :func:`CohortConfig.from_dict`. Validation errors are :class:`SynthConfigError` and name the
+by :func:`CohortConfig.from_dict`. Validation errors are :class:`CohortConfigError` and name the
 offending key, so a bad profile fails before a single file is written.
 """
 
@@ -28,7 +28,7 @@ BRAIN_EXTENT_MM: tuple[float, float, float] = (144.0, 180.0, 154.0)
 MAX_PARTICIPANTS_PER_COHORT = 9999
 
 
-class SynthConfigError(ValueError):
+class CohortConfigError(ValueError):
     """A parameter of the demo-cohort generator is invalid; the message names the key."""
 
 
@@ -46,7 +46,7 @@ class SiteConfig:
         voxel_aspect: per-world-axis (x, y, z) multiplier of the acquisition voxel size (e.g. ``[1.2, 1, 1]``).
         neck: a whole-head acquisition: the field of view is ``acquisition.neck_field_of_view_mm``,
             moved down by ``acquisition.neck_fov_shift_mm``, and shows the neck, the face and the
-            top of the shoulders (:mod:`medaug.synth.body`) below the head.
+            top of the shoulders (:mod:`medaug.cohort.body`) below the head.
     """
 
     intensity_scale: float = 1000.0
@@ -178,86 +178,86 @@ class CohortConfig:
                 n_jobs=int(params.get("n_jobs", 1)),
             )
         except KeyError as err:
-            raise SynthConfigError(f"cohort: missing key {err}") from err
+            raise CohortConfigError(f"cohort: missing key {err}") from err
         config.validate()
         return config
 
     def validate(self) -> None:
-        """Raise :class:`SynthConfigError` naming the first invalid parameter."""
+        """Raise :class:`CohortConfigError` naming the first invalid parameter."""
         if self.seed < 0:
-            raise SynthConfigError(f"cohort.seed must be >= 0, got {self.seed}")
+            raise CohortConfigError(f"cohort.seed must be >= 0, got {self.seed}")
         if self.n_jobs < 1:
-            raise SynthConfigError(f"cohort.n_jobs must be >= 1, got {self.n_jobs}")
+            raise CohortConfigError(f"cohort.n_jobs must be >= 1, got {self.n_jobs}")
         if self.session_images not in ("baseline", "all"):
-            raise SynthConfigError(f"cohort.session_images must be 'baseline' or 'all', got {self.session_images!r}")
+            raise CohortConfigError(f"cohort.session_images must be 'baseline' or 'all', got {self.session_images!r}")
         if not self.cohorts:
-            raise SynthConfigError("cohort.cohorts is empty: nothing to generate")
+            raise CohortConfigError("cohort.cohorts is empty: nothing to generate")
         for name, site in self.sites.items():
             key = f"cohort.sites.{name}"
             if not valid_orientation(site.orientation):
-                raise SynthConfigError(
+                raise CohortConfigError(
                     f"{key}.orientation must be an axis code with one of R/L, A/P and S/I (e.g. {', '.join(ORIENTATIONS)}, "
                     f"PSL), got {site.orientation!r}"
                 )
             if site.intensity_scale <= 0 or site.intensity_scale * 1.6 > 32767:
-                raise SynthConfigError(f"{key}.intensity_scale must be in (0, 20000], got {site.intensity_scale}")
+                raise CohortConfigError(f"{key}.intensity_scale must be in (0, 20000], got {site.intensity_scale}")
             if site.contrast_gamma <= 0 or site.noise_std < 0 or site.bias_std < 0:
-                raise SynthConfigError(f"{key}: contrast_gamma must be > 0, noise_std and bias_std >= 0")
+                raise CohortConfigError(f"{key}: contrast_gamma must be > 0, noise_std and bias_std >= 0")
             if len(site.voxel_aspect) != 3 or min(site.voxel_aspect) <= 0:
-                raise SynthConfigError(f"{key}.voxel_aspect must be 3 positive numbers, got {site.voxel_aspect}")
+                raise CohortConfigError(f"{key}.voxel_aspect must be 3 positive numbers, got {site.voxel_aspect}")
         for dx in ("CN", "MCI", "AD"):
             if dx not in self.demographics:
-                raise SynthConfigError(f"cohort.demographics: missing diagnosis {dx!r}")
+                raise CohortConfigError(f"cohort.demographics: missing diagnosis {dx!r}")
             demo = self.demographics[dx]
             if not 0 <= demo.male_fraction <= 1:
-                raise SynthConfigError(f"cohort.demographics.{dx}.male_fraction must be in [0, 1]")
+                raise CohortConfigError(f"cohort.demographics.{dx}.male_fraction must be in [0, 1]")
             if demo.age[1] < 0 or demo.mmse[1] < 0:
-                raise SynthConfigError(f"cohort.demographics.{dx}: standard deviations must be >= 0")
+                raise CohortConfigError(f"cohort.demographics.{dx}: standard deviations must be >= 0")
             if not demo.cdr or abs(sum(demo.cdr.values()) - 1) > 1e-6 or min(demo.cdr.values()) < 0:
-                raise SynthConfigError(f"cohort.demographics.{dx}.cdr probabilities must be >= 0 and sum to 1")
+                raise CohortConfigError(f"cohort.demographics.{dx}.cdr probabilities must be >= 0 and sum to 1")
         for trajectory in TRAJECTORIES:
             if trajectory not in self.severity:
-                raise SynthConfigError(f"cohort.severity: missing trajectory {trajectory!r}")
+                raise CohortConfigError(f"cohort.severity: missing trajectory {trajectory!r}")
             if self.severity[trajectory][1] < 0:
-                raise SynthConfigError(f"cohort.severity.{trajectory}: sd must be >= 0")
+                raise CohortConfigError(f"cohort.severity.{trajectory}: sd must be >= 0")
         names = set()
         for spec in self.cohorts:
             key = f"cohort.cohorts.{spec.name}"
             if spec.name in names:
-                raise SynthConfigError(f"{key}: duplicate cohort name")
+                raise CohortConfigError(f"{key}: duplicate cohort name")
             names.add(spec.name)
             if spec.role not in ("training", "external"):
-                raise SynthConfigError(f"{key}.role must be 'training' or 'external', got {spec.role!r}")
+                raise CohortConfigError(f"{key}.role must be 'training' or 'external', got {spec.role!r}")
             if not spec.id_prefix.isalnum():
-                raise SynthConfigError(f"{key}.id_prefix must be alphanumeric (BIDS labels), got {spec.id_prefix!r}")
+                raise CohortConfigError(f"{key}.id_prefix must be alphanumeric (BIDS labels), got {spec.id_prefix!r}")
             if not spec.sites:
-                raise SynthConfigError(f"{key}.sites is empty")
+                raise CohortConfigError(f"{key}.sites is empty")
             unknown = [s for s in spec.sites if s not in self.sites]
             if unknown:
-                raise SynthConfigError(f"{key}.sites: unknown site name(s) {unknown}; defined: {sorted(self.sites)}")
+                raise CohortConfigError(f"{key}.sites: unknown site name(s) {unknown}; defined: {sorted(self.sites)}")
             bad = [t for t in spec.groups if t not in TRAJECTORIES]
             if bad:
-                raise SynthConfigError(f"{key}.groups: unknown trajectory {bad}; expected some of {TRAJECTORIES}")
+                raise CohortConfigError(f"{key}.groups: unknown trajectory {bad}; expected some of {TRAJECTORIES}")
             for trajectory, count in spec.groups.items():
                 if not isinstance(count, int) or count < 0:
-                    raise SynthConfigError(f"{key}.groups.{trajectory} must be a non-negative integer, got {count!r}")
+                    raise CohortConfigError(f"{key}.groups.{trajectory} must be a non-negative integer, got {count!r}")
             if spec.groups.get("CN", 0) < 1 or spec.groups.get("AD", 0) < 1:
-                raise SynthConfigError(f"{key}.groups: needs at least one CN and one AD participant")
+                raise CohortConfigError(f"{key}.groups: needs at least one CN and one AD participant")
             total = sum(spec.groups.values())
             if total > MAX_PARTICIPANTS_PER_COHORT:
-                raise SynthConfigError(f"{key}.groups: {total} participants exceed {MAX_PARTICIPANTS_PER_COHORT}")
+                raise CohortConfigError(f"{key}.groups: {total} participants exceed {MAX_PARTICIPANTS_PER_COHORT}")
             if not 0 <= spec.no_followup_fraction <= 1:
-                raise SynthConfigError(f"{key}.no_followup_fraction must be in [0, 1]")
+                raise CohortConfigError(f"{key}.no_followup_fraction must be in [0, 1]")
         self._validate_geometry()
 
     def _validate_geometry(self) -> None:
         acq, anat = self.acquisition, self.anatomy
         if len(acq.voxel_size_mm) != 3 or min(acq.voxel_size_mm) <= 0:
-            raise SynthConfigError(f"cohort.acquisition.voxel_size_mm must be 3 positive numbers, got {acq.voxel_size_mm}")
+            raise CohortConfigError(f"cohort.acquisition.voxel_size_mm must be 3 positive numbers, got {acq.voxel_size_mm}")
         if len(acq.field_of_view_mm) != 3 or min(acq.field_of_view_mm) <= 0:
-            raise SynthConfigError("cohort.acquisition.field_of_view_mm must be 3 positive numbers")
+            raise CohortConfigError("cohort.acquisition.field_of_view_mm must be 3 positive numbers")
         if min(anat.head_scale_mean.values()) <= 0 or set(anat.head_scale_mean) != {"M", "F"}:
-            raise SynthConfigError("cohort.anatomy.head_scale_mean needs positive values for 'M' and 'F'")
+            raise CohortConfigError("cohort.anatomy.head_scale_mean needs positive values for 'M' and 'F'")
         # The brain must fit in the field of view in every pose: a large head (mean + 2 sd),
         # rotated by the largest angle, shifted by the largest translation and FOV offset.
         scale = max(anat.head_scale_mean.values()) + 2 * anat.head_scale_sd
@@ -268,7 +268,7 @@ class CohortConfig:
             fovs.append(("neck_field_of_view_mm", acq.neck_field_of_view_mm, acq.neck_fov_shift_mm))
         for name, field_of_view, shift in fovs:
             if len(field_of_view) != 3 or min(field_of_view) <= 0:
-                raise SynthConfigError(f"cohort.acquisition.{name} must be 3 positive numbers")
+                raise CohortConfigError(f"cohort.acquisition.{name} must be 3 positive numbers")
             for axis, (fov, extent) in enumerate(zip(field_of_view, BRAIN_EXTENT_MM)):
                 others = [e for i, e in enumerate(BRAIN_EXTENT_MM) if i != axis]
                 rotated = extent * math.cos(angle) + max(others) * math.sin(angle)
@@ -276,7 +276,7 @@ class CohortConfig:
                 moved = acq.translation_mm + acq.fov_offset_mm + (abs(shift) if axis == 2 else 0.0)
                 needed = scale * rotated + 2 * moved
                 if fov < needed:
-                    raise SynthConfigError(
+                    raise CohortConfigError(
                         f"cohort.acquisition.{name}[{axis}] = {fov} mm cannot fit the brain: "
                         f"a head up to {scale:.2f}x the template, rotated by {acq.rotation_deg} deg and moved by "
                         f"{acq.translation_mm + acq.fov_offset_mm} mm"
@@ -288,7 +288,7 @@ class CohortConfig:
             for axis in range(3):
                 voxel = acq.voxel_size_mm[axis] * site.voxel_aspect[axis]
                 if field_of_view[axis] / voxel < 16:
-                    raise SynthConfigError(
+                    raise CohortConfigError(
                         f"cohort.sites.{name}: voxel {voxel} mm along axis {axis} leaves fewer than 16 voxels"
                     )
 
@@ -296,13 +296,13 @@ class CohortConfig:
 def _no_unknown(key: str, given: dict[str, Any], known: set[str]) -> None:
     unknown = sorted(set(given) - known)
     if unknown:
-        raise SynthConfigError(f"{key}: unknown parameter(s) {unknown}; known: {sorted(known)}")
+        raise CohortConfigError(f"{key}: unknown parameter(s) {unknown}; known: {sorted(known)}")
 
 
 def _build(cls: type, key: str, spec: dict[str, Any]) -> Any:
     """Instantiate a frozen dataclass from a dict, with tuples for list fields and named errors."""
     if not isinstance(spec, dict):
-        raise SynthConfigError(f"{key} must be a mapping, got {type(spec).__name__}")
+        raise CohortConfigError(f"{key} must be a mapping, got {type(spec).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     _no_unknown(key, spec, set(fields))
     values = {}
@@ -315,4 +315,4 @@ def _build(cls: type, key: str, spec: dict[str, Any]) -> Any:
     try:
         return cls(**values)
     except TypeError as err:
-        raise SynthConfigError(f"{key}: {err}") from err
+        raise CohortConfigError(f"{key}: {err}") from err

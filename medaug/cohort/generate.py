@@ -25,7 +25,7 @@ from tqdm import tqdm
 from medaug import __version__
 from medaug.bids.layout import sessions_path, t1w_path
 from medaug.io import atomic_directory, write_json, write_tsv
-from medaug.synth.acquisition import (
+from medaug.cohort.acquisition import (
     bias_field,
     draw_bias_coefficients,
     draw_pose,
@@ -33,11 +33,11 @@ from medaug.synth.acquisition import (
     rician_noise,
     voxel_world_coordinates,
 )
-from medaug.synth.anatomy import SubjectAnatomy, backward_map, draw_anatomy, subject_intensity
-from medaug.synth.atlas import TemplateAtlas, load_template_atlas
-from medaug.synth.body import body_intensity
-from medaug.synth.config import CohortConfig, CohortSpec
-from medaug.synth.demographics import SessionPlan, draw_participants, sessions_table
+from medaug.cohort.anatomy import SubjectAnatomy, backward_map, draw_anatomy, subject_intensity
+from medaug.cohort.atlas import TemplateAtlas, load_template_atlas
+from medaug.cohort.body import body_intensity
+from medaug.cohort.config import CohortConfig, CohortSpec
+from medaug.cohort.demographics import SessionPlan, draw_participants, sessions_table
 
 MARGIN_MM = 12.0
 """Points further than this outside the template head box (before the non-linear map) are air."""
@@ -173,7 +173,7 @@ def _dataset_description(spec: CohortSpec) -> dict:
         "BIDSVersion": "1.9.0",
         "DatasetType": "raw",
         "License": "CC0",
-        "GeneratedBy": [{"Name": "medaug.synth", "Version": __version__,
+        "GeneratedBy": [{"Name": "medaug.cohort", "Version": __version__,
                          "Description": "synthetic T1w images built from nilearn's MNI152 2009a template"}],
     }
 
@@ -242,7 +242,7 @@ def generate_cohorts(
     progress: bool = True,
 ) -> dict:
     """Write every configured cohort to ``out_dir/<name>`` (and a montage each); return a summary."""
-    from medaug.synth.montage import cohort_montage
+    from medaug.cohort.montage import cohort_montage
 
     summary = {}
     for index, spec in enumerate(config.cohorts):

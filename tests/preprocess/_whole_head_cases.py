@@ -1,6 +1,6 @@
 """Whole-head-with-neck test images at 1 mm from the demo generator, with their ground-truth poses.
 
-20 cases made by :func:`medaug.synth.render_image` at sites with ``neck: true`` (neck, face and
+20 cases made by :func:`medaug.cohort.render_image` at sites with ``neck: true`` (neck, face and
 shoulders at the bottom of the field of view), varying what a registration is sensitive to:
 
 - storage orientation: RAS, LAS, PSL (sagittal slices, as most 3D MPRAGE), LPI;
@@ -65,10 +65,10 @@ def cases(count: int = 20) -> list[Case]:
 
 def render_case(case: Case, cohort_params: dict, voxel_mm: float = 1.0) -> tuple[nib.Nifti1Image, np.ndarray]:
     """(native int16 image, world_from_mni 4x4) of ``case``; ``cohort_params`` is params.yaml's cohort section."""
-    from medaug.synth import CohortConfig, render_image
-    from medaug.synth.anatomy import draw_anatomy
-    from medaug.synth.atlas import load_template_atlas
-    from medaug.synth.config import SiteConfig
+    from medaug.cohort import CohortConfig, render_image
+    from medaug.cohort.anatomy import draw_anatomy
+    from medaug.cohort.atlas import load_template_atlas
+    from medaug.cohort.config import SiteConfig
 
     config = CohortConfig.from_dict(cohort_params)
     site = SiteConfig(intensity_scale=1000.0, contrast_gamma=1.0, noise_std=0.03, bias_std=0.12,

@@ -1,7 +1,7 @@
 """Neck, face and shoulders below and in front of the synthetic head, for whole-head acquisitions.
 
 Real T1 scans (ADNI, AIBL, OASIS) show the whole head, usually with the neck and often the face and
-the top of the shoulders. The demo head (:mod:`medaug.synth.atlas`) stops at a skull shell around
+the top of the shoulders. The demo head (:mod:`medaug.cohort.atlas`) stops at a skull shell around
 the brain; for the sites that set ``neck: true`` this module adds, analytically in MNI template mm
 (x right, y anterior, z superior, before head scaling and pose):
 

@@ -12,18 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from medaug.io import atomic_path  # noqa: E402
-
-SLICE_MM = (-22.0, -14.0, 26.0)
-"""Coronal y, axial z and sagittal x (mm) through the right hippocampus, where AD atrophy shows."""
-
-
-def orthogonal_slices(volume: np.ndarray, affine: np.ndarray, point_mm=SLICE_MM) -> list[np.ndarray]:
-    """Axial, coronal and sagittal slices of an RAS volume through ``point_mm`` (y, z, x order above)."""
-    inv = np.linalg.inv(affine)
-    y_mm, z_mm, x_mm = point_mm
-    i, j, k = np.rint(inv[:3, :3] @ np.array([x_mm, y_mm, z_mm]) + inv[:3, 3]).astype(int)
-    i, j, k = (int(np.clip(v, 0, n - 1)) for v, n in zip((i, j, k), volume.shape))
-    return [volume[:, :, k].T, volume[:, j, :].T, volume[i, :, :].T]
+from medaug.slices import orthogonal_slices  # noqa: E402
 
 
 def save_montage(
@@ -52,7 +41,7 @@ def cohort_montage(root: str | os.PathLike, n_per_label: int, path: str | os.Pat
     """Montage of the first ``n_per_label`` stable CN and AD participants of a generated cohort.
 
     Each baseline image is brought to MNI space with its ground-truth pose (see
-    :mod:`medaug.synth.align`) so that rows are comparable; titles give trajectory, age, severity.
+    :mod:`medaug.cohort.align`) so that rows are comparable; titles give trajectory, age, severity.
     """
     import json
     from pathlib import Path
@@ -61,7 +50,7 @@ def cohort_montage(root: str | os.PathLike, n_per_label: int, path: str | os.Pat
     import pandas as pd
 
     from medaug.bids.layout import read_participants, t1w_path
-    from medaug.synth.align import resample_to_template
+    from medaug.cohort.align import resample_to_template
 
     root = Path(root)
     participants = read_participants(root, required=("participant_id", "trajectory", "age", "severity"))

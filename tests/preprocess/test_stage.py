@@ -15,8 +15,8 @@ from medaug.preprocess import caps
 from medaug.preprocess.model_ready import load_stack
 from medaug.preprocess.template import load_template
 from pipelines import preprocess as stage
-from tests._preprocess_fixtures import write_synthetic_t1w
-from tests.test_preprocess_t1_linear import COARSE
+from tests.preprocess._fixtures import write_synthetic_t1w
+from tests.preprocess.test_t1_linear import COARSE
 
 T1W = "{root}/{pid}/ses-M000/anat/{pid}_ses-M000_T1w.nii.gz"
 

@@ -1,4 +1,4 @@
-"""Tests of the demo-cohort generator (medaug.synth)."""
+"""Tests of the demo-cohort generator (medaug.cohort)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 import yaml
 
 from medaug.bids.layout import read_participants, read_sessions, t1w_path
-from medaug.synth import CohortConfig, SynthConfigError, generate_cohort
-from medaug.synth.acquisition import rician_noise
-from medaug.synth.align import resample_to_template
-from medaug.synth.anatomy import atrophy_amounts, backward_map, draw_anatomy
-from medaug.synth.atlas import MTL_REGIONS, gaussian_weight, load_template_atlas
-from medaug.synth.generate import render_image
+from medaug.cohort import CohortConfig, CohortConfigError, generate_cohort
+from medaug.cohort.acquisition import rician_noise
+from medaug.cohort.align import resample_to_template
+from medaug.cohort.anatomy import atrophy_amounts, backward_map, draw_anatomy
+from medaug.cohort.atlas import MTL_REGIONS, gaussian_weight, load_template_atlas
+from medaug.cohort.generate import render_image
 from pipelines import cohort as cohort_stage
 
 
@@ -189,7 +189,7 @@ def test_ad_severity_shrinks_medial_temporal_lobe_and_enlarges_ventricles(atlas,
     ventricles = sum(gaussian_weight(xyz, c, (5, 5, 5)) for c in atlas.ventricle_centres_mm) > 0.5
     means = {}
     for name, anat in (("healthy", healthy), ("diseased", diseased)):
-        from medaug.synth.anatomy import subject_intensity
+        from medaug.cohort.anatomy import subject_intensity
         from scipy import ndimage
 
         intensity, offset = subject_intensity(atlas, anat)
@@ -248,21 +248,21 @@ def test_rician_noise_background_follows_rayleigh():
 def test_bad_parameters_fail_clearly_and_write_nothing(tiny_cohort_params, tmp_path, mutate, message):
     params = copy.deepcopy(tiny_cohort_params)
     mutate(params)
-    with pytest.raises(SynthConfigError) as err:
+    with pytest.raises(CohortConfigError) as err:
         CohortConfig.from_dict(params)
     assert message in str(err.value)
 
     params.update(out_dir=str(tmp_path / "bids"), results_dir=str(tmp_path / "results"))
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump({"cohort": params}))
-    with pytest.raises(SynthConfigError) as stage_err:  # the shared runner turns it into exit code 1
+    with pytest.raises(CohortConfigError) as stage_err:  # the shared runner turns it into exit code 1
         cohort_stage.main(["--params", str(params_file), "--metrics", str(tmp_path / "m.json")])
     assert message in str(stage_err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 
 def test_failed_generation_leaves_previous_output_untouched(tiny_cohort_params, tmp_path, monkeypatch):
-    from medaug.synth import generate
+    from medaug.cohort import generate
 
     params = copy.deepcopy(tiny_cohort_params)
     params["cohorts"] = dict(list(params["cohorts"].items())[1:])
