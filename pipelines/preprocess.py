@@ -11,6 +11,7 @@ images unless ``allow_failures``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -18,29 +19,15 @@ from pathlib import Path
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
-
-def _settings(params: dict, caps_dir: Path):
-    from medaug.preprocess import PreprocessSettings, T1LinearConfig
-
-    t1 = dict(params["t1_linear"])
-    for key in ("crop_shape", "n4_iterations", "shrink_factors", "smoothing_sigmas_mm", "iterations"):
-        t1[key] = tuple(t1[key])
-    target = params.get("target_shape")
-    return PreprocessSettings(
-        caps_dir=caps_dir,
-        t1_linear=T1LinearConfig(**t1),
-        target_shape=None if target is None else tuple(int(n) for n in target),
-        antialias=bool(params["antialias"]),
-        rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
-        force=bool(params["force"]),
-    )
+logger = logging.getLogger("pipelines.preprocess")
 
 
 def run_cohort(params: dict, cohort: str) -> list[str]:
     """Preprocess one cohort; return the failure messages."""
-    from medaug.preprocess import preprocess_cohort
     from medaug.preprocess.caps import write_caps_description
+    from medaug.preprocess.cohort import preprocess_cohort
     from medaug.preprocess.jobs import bids_jobs, caps_jobs, read_session_list
+    from medaug.preprocess.run import PreprocessSettings
 
     caps_dir = Path(params["caps_dir"]) / cohort
     sessions = None
@@ -56,13 +43,13 @@ def run_cohort(params: dict, cohort: str) -> list[str]:
     if not jobs:
         return [f"{cohort}: no {params['session_id']} T1w image found"]
     table = preprocess_cohort(
-        jobs, _settings(params, caps_dir), Path(params["out_dir"]) / cohort,
+        jobs, PreprocessSettings.from_params(params, caps_dir), Path(params["out_dir"]) / cohort,
         n_jobs=int(params["n_jobs"]), itk_threads=int(params["itk_threads"]),
         qc_threshold=float(params["qc_ncc_threshold"]), exclude_flagged=bool(params["exclude_qc_flagged"]),
-        head_fit_threshold=float(params.get("qc_head_fit_threshold", 0.75)), name=cohort,
+        head_fit_threshold=float(params["qc_head_fit_threshold"]), name=cohort,
     )
     counts = table["status"].value_counts().to_dict()
-    print(f"{cohort}: {len(table)} images, {counts}, median {table['seconds'].median():.1f} s/image")
+    logger.info("%s: %d images, %s, median %.1f s/image", cohort, len(table), counts, table["seconds"].median())
     return [str(e) for e in table.loc[table["status"] == "error", "error"]]
 
 
@@ -78,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for cohort in args.cohort or list(params["cohorts"]):
         failures += run_cohort(params, cohort)
     if failures:
-        print(f"{len(failures)} image(s) failed:", *failures, sep="\n  ", file=sys.stderr)
+        logger.error("%d image(s) failed:\n  %s", len(failures), "\n  ".join(failures))
         if not params["allow_failures"]:
             return 1
     return 0

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medaug.preprocess import model_ready
+
 SHAPE = (16, 20, 16)
 SPLIT_SIZES = {"train": 12, "validation": 4, "test": 4}   # per label
 EXTERNAL_PER_LABEL = 4
@@ -31,10 +33,8 @@ def _rows(prefix: str, label: str, n: int, start: int) -> list[dict]:
 
 def write_stack(prefix: Path, table: pd.DataFrame, rng: np.random.Generator) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    np.save(prefix.with_name(prefix.name + ".npy"), np.stack([volume(d, rng) for d in table["diagnosis"]]))
-    index = table[["participant_id", "session_id"]].copy()
-    index["row"] = np.arange(len(index))
-    index.to_csv(prefix.with_name(prefix.name + ".tsv"), sep="\t", index=False)
+    volumes = [volume(d, rng) for d in table["diagnosis"]]
+    model_ready.write_stack(prefix, volumes, table[["participant_id", "session_id"]], {})
 
 
 def make_classification_cohort(root: Path, seed: int = 0) -> dict:

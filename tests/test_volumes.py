@@ -24,5 +24,5 @@ def test_keeps_one_label_of_one_split_and_names_missing_sessions(tmp_path):
     assert list(rows["participant_id"]) == ["sub-4", "sub-3"]
     split.loc[0, "participant_id"] = "sub-9"
     split.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
-    with pytest.raises(ValueError, match="no volume for 1 sessions"):
+    with pytest.raises(ValueError, match="train.tsv: no model-ready volume for 1 session.*sub-9 ses-M000"):
         load_label_volumes(tmp_path / "stack", tmp_path / "train.tsv", "AD")

@@ -28,7 +28,6 @@ real-data classifier's feature space: it is not an ImageNet / MedicalNet FID.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -55,13 +54,12 @@ from medaug.classify import (
     predict,
     prediction_metrics,
     qc_excluded_sessions,
-    read_model_ready,
     split_volumes,
     synthetic_volumes,
 )
 from medaug.io import write_json, write_tsv
 from medaug.runtime import set_threads
-from medaug.preprocess.model_ready import stack_paths
+from medaug.preprocess.model_ready import load_stack
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ logger = logging.getLogger(__name__)
 def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
     """``train`` (the generators' training split) and ``held_out`` (the held-out splits, together)."""
     splits_dir, prefix = Path(params["splits_dir"]), str(params["stack"])
-    stack, index = read_model_ready(prefix)
+    stack, index, _ = load_stack(prefix)
     excluded = qc_excluded_sessions(prefix)
 
     def load(split: str) -> VolumeSet:
@@ -235,8 +233,7 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     samplers, labels = list(params["synthetic"] or {}), list(params["labels"])
     real = real_sets(params)
     synthetic = synthetic_sets(params)
-    meta_path = stack_paths(params["stack"])[2]
-    metadata = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    metadata = load_stack(params["stack"])[2]
     affine = np.asarray(metadata["affine"]) if metadata.get("affine") is not None else None
 
     train_all = real["train"].images[:, 0].numpy()
@@ -272,7 +269,7 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     region_means = None
     if params["regions"].get("enabled"):
         if affine is None:
-            raise ValueError(f"{meta_path}: no affine; the regions audit needs the model-ready grid in MNI space")
+            raise ValueError(f"{params['stack']}.json: no affine; the regions audit needs the model-ready grid in MNI space")
         region_table = audit_regions(params, real, synthetic, affine, metadata["shape"])
         write_tsv(region_table, results / files.REGIONS_TABLE)
         plots.regions_figure(region_table, results / files.REGIONS_FIGURE, dpi)

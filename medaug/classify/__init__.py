@@ -23,7 +23,6 @@ from medaug.classify.data import (
     VolumeSet,
     concatenate,
     qc_excluded_sessions,
-    read_model_ready,
     require_both_labels,
     split_volumes,
     synthetic_volumes,
@@ -53,7 +52,7 @@ __all__ = [
     "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "TrainingBudget", "TrainingResult", "VolumeSet",
     "augmentation_from_params", "balanced_accuracy_score", "batches_per_epoch", "build_classifier", "classification_metrics",
     "classifier_config", "concatenate", "flatten_size", "load_classifier", "predict", "prediction_metrics",
-    "read_model_ready", "require_both_labels", "roc_auc_score", "save_classifier",
+    "require_both_labels", "roc_auc_score", "save_classifier",
     "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_runs",
     "synthetic_volumes", "train_classifier",
 ]

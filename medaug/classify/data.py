@@ -8,7 +8,7 @@ The on-disk layouts belong to the stages that write them:
 
 - Real (stage ``preprocess``, :mod:`medaug.preprocess.model_ready`): ``<prefix>.npy`` float32
   (N, D, H, W) + ``<prefix>.tsv`` (participant_id, session_id, row), prefix
-  ``<model_ready_dir>/<cohort>/model_ready``; :func:`read_model_ready` checks them.
+  ``<model_ready_dir>/<cohort>/model_ready``; read by :func:`medaug.preprocess.model_ready.load_stack`.
 - Synthetic (stage ``sample``, :mod:`medaug.synthetic`): ``<synthetic_dir>/<label>/samples.tsv``
   and ``samples.npy`` or one NIfTI per row; read by :func:`medaug.synthetic.read_synthetic`.
 """
@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medaug.bids.layout import read_table
-from medaug.preprocess.model_ready import qc_excluded_sessions, stack_paths  # noqa: F401  (qc_excluded_sessions re-exported)
+from medaug.preprocess.model_ready import qc_excluded_sessions, session_rows  # noqa: F401  (qc_excluded_sessions re-exported)
 from medaug.synthetic import SAMPLES_TABLE, read_synthetic
 
 logger = logging.getLogger(__name__)
@@ -95,49 +94,22 @@ def _checked_volumes(volumes: np.ndarray, table: pd.DataFrame, where: str) -> to
     return torch.from_numpy(volumes)[:, None]
 
 
-def read_model_ready(prefix: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """A cohort's memory-mapped stack (N, D, H, W) and its index (participant_id, session_id, row)."""
-    array_path, index_path, _ = stack_paths(prefix)
-    if not array_path.is_file():
-        raise ClassifierDataError(f"{array_path}: model-ready stack not found (run the preprocess stage)")
-    index = read_table(index_path, ("participant_id", "session_id", "row"))
-    stack = np.load(array_path, mmap_mode="r")
-    if stack.ndim != 4 or len(index) != stack.shape[0]:
-        raise ClassifierDataError(f"{array_path}: shape {stack.shape} does not match the {len(index)} rows of {index_path}")
-    return stack, index
-
-
 def split_volumes(stack: np.ndarray, index: pd.DataFrame, split: pd.DataFrame, where: str,
                   source: str = "real", excluded: set[tuple[str, str]] = frozenset()) -> VolumeSet:
     """The volumes of the sessions listed in ``split`` (participant_id, session_id, diagnosis).
 
-    ``where`` names the split file in error messages. Sessions in ``excluded`` (left out by the
-    preprocessing QC, see :func:`qc_excluded_sessions`) are dropped with a logged warning.
-    Raises :class:`ClassifierDataError` if another session has no volume, a diagnosis is missing
-    or not CN/AD, or a volume is not finite.
+    ``stack`` and ``index`` come from :func:`medaug.preprocess.model_ready.load_stack`; ``where``
+    names the split file in error messages. Sessions in ``excluded`` (left out by the preprocessing
+    QC, see :func:`qc_excluded_sessions`) are dropped with a logged warning. Raises
+    :class:`ClassifierDataError` if a diagnosis is missing or not CN/AD or a volume is not finite,
+    and :class:`medaug.preprocess.model_ready.ModelReadyError` if another session has no volume.
     """
-    missing = {"participant_id", "session_id", "diagnosis"} - set(split.columns)
-    if missing:
-        raise ClassifierDataError(f"{where}: missing column(s) {sorted(missing)}")
-    if excluded:
-        keys = list(zip(split["participant_id"].astype(str), split["session_id"].astype(str)))
-        dropped = [key for key in keys if key in excluded]
-        if dropped:
-            logger.warning("%s: %d session(s) left out by preprocessing QC: %s", where, len(dropped),
-                           ", ".join(p for p, _ in dropped))
-            split = split[[key not in excluded for key in keys]]
+    if "diagnosis" not in split.columns:
+        raise ClassifierDataError(f"{where}: missing column(s) ['diagnosis']")
+    rows, split = session_rows(index, split, where, excluded)
     labels = _checked_labels(split["diagnosis"], where)
-    keys = split[["participant_id", "session_id"]].astype(str)
-    merged = keys.merge(index.astype({"participant_id": str, "session_id": str}),
-                        on=["participant_id", "session_id"], how="left", validate="many_to_one")
-    lacking = merged["row"].isna()
-    if lacking.any():
-        first = merged[lacking].iloc[0]
-        raise ClassifierDataError(f"{where}: no model-ready volume for {int(lacking.sum())} session(s), first "
-                                  f"{first['participant_id']} {first['session_id']}")
-    rows = merged["row"].astype(int).to_numpy()
-    table = pd.DataFrame({"participant_id": keys["participant_id"].to_numpy(),
-                          "session_id": keys["session_id"].to_numpy(),
+    table = pd.DataFrame({"participant_id": split["participant_id"].astype(str).to_numpy(),
+                          "session_id": split["session_id"].astype(str).to_numpy(),
                           "diagnosis": split["diagnosis"].to_numpy(), "source": source})
     volumes = np.stack([stack[r] for r in rows]) if len(rows) else np.zeros((0, *stack.shape[1:]), np.float32)
     return VolumeSet(_checked_volumes(volumes, table, where), torch.from_numpy(labels), table)

@@ -26,13 +26,13 @@ from medaug.classify.data import (
     VolumeSet,
     concatenate,
     qc_excluded_sessions,
-    read_model_ready,
     split_volumes,
     synthetic_volumes,
 )
 from medaug.classify.evaluate import METRIC_NAMES, predict, prediction_metrics, summarize_runs
 from medaug.classify.networks import classifier_config
 from medaug.classify.train import ClassifierTrainingConfig, train_classifier
+from medaug.preprocess.model_ready import load_stack
 from medaug.classify.trainsets import trainset_names, trainset_spec
 from medaug.io import atomic_directory, write_json, write_tsv
 from medaug.runtime import set_threads
@@ -58,7 +58,7 @@ def checked_splits(params: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
 def _cohort_volumes(params: Mapping[str, Any], cohort: str, table: pd.DataFrame, path: Path) -> VolumeSet:
     """The model-ready volumes of ``cohort`` listed in ``table`` (read from ``path``)."""
     prefix = str(params["model_ready"]).format(cohort=cohort)
-    stack, index = read_model_ready(prefix)
+    stack, index, _ = load_stack(prefix)
     return split_volumes(stack, index, table, str(path), excluded=qc_excluded_sessions(prefix))
 
 

@@ -2,15 +2,11 @@
 
 Modules: :mod:`template` (target and crop box), :mod:`validate` (input checks), :mod:`fov` (neck
 crop and cranium centre of whole-head scans), :mod:`t1_linear` (one image), :mod:`caps` (clinica
-CAPS names), :mod:`qc` (NCC, montage), :mod:`head_qc` (registration-independent head-fit QC), :mod:`model_ready`
-(down-sampling, rescaling, stacks), :mod:`run` / :mod:`jobs` / :mod:`cohort` (many images).
-Nothing here imports ants at module import time.
+CAPS names), :mod:`qc` (NCC, montage), :mod:`head_qc` (registration-independent head-fit QC),
+:mod:`model_ready` (down-sampling, rescaling, and the one reader and writer of the model-ready
+stack), :mod:`run` / :mod:`jobs` / :mod:`cohort` (many images).
+
+Import from the modules (``from medaug.preprocess.model_ready import load_stack``). This file
+imports nothing, so a stage that only reads model-ready stacks does not depend on the
+registration code. Nothing here imports ants at module import time.
 """
-
-from medaug.preprocess.cohort import preprocess_cohort
-from medaug.preprocess.model_ready import load_stack
-from medaug.preprocess.run import ImageJob, PreprocessSettings
-from medaug.preprocess.t1_linear import T1LinearConfig
-from medaug.preprocess.template import TEMPLATE_SPACE
-
-__all__ = ["ImageJob", "PreprocessSettings", "T1LinearConfig", "TEMPLATE_SPACE", "load_stack", "preprocess_cohort"]

@@ -12,6 +12,7 @@ so a training loop reads ``stack[row]`` without decoding any NIfTI file.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from scipy import ndimage
 
 from medaug.bids.layout import read_table
 from medaug.io import atomic_path, write_json, write_tsv
+
+logger = logging.getLogger(__name__)
 
 
 def downsample(volume: np.ndarray, target_shape: Sequence[int], antialias: bool = True) -> np.ndarray:
@@ -100,13 +103,58 @@ def write_stack(prefix: str | Path, volumes: Sequence[np.ndarray], index: pd.Dat
     write_json({**metadata, "shape": list(shape), "n_images": len(volumes), "dtype": "float32"}, meta_path)
 
 
+class ModelReadyError(ValueError):
+    """A model-ready stack that is missing, inconsistent with its index, or lacks a session asked for."""
+
+
 def load_stack(prefix: str | Path, mmap: bool = True) -> tuple[np.ndarray, pd.DataFrame, dict]:
-    """(stack (N, D, H, W) float32, memory-mapped by default; index table; metadata dict)."""
+    """Read a stack written by :func:`write_stack`: the one reader of this format.
+
+    Returns (stack (N, D, H, W) float32, memory-mapped by default; index table with
+    ``participant_id``, ``session_id`` (str) and ``row``; metadata dict). Raises
+    :class:`ModelReadyError` naming the file when one of the three is missing or the stack's
+    shape does not match the index.
+    """
     array_path, index_path, meta_path = stack_paths(prefix)
+    for path in (array_path, index_path, meta_path):
+        if not path.is_file():
+            raise ModelReadyError(f"{path}: model-ready stack not found (run the preprocess stage)")
+    index = read_table(index_path, ("participant_id", "session_id", "row"))
+    index = index.astype({"participant_id": str, "session_id": str})
     stack = np.load(array_path, mmap_mode="r" if mmap else None)
-    index = pd.read_csv(index_path, sep="\t", dtype={"participant_id": str, "session_id": str})
+    if stack.ndim != 4 or len(index) != stack.shape[0]:
+        raise ModelReadyError(f"{array_path}: shape {stack.shape} does not match the {len(index)} rows of {index_path}")
     metadata = json.loads(meta_path.read_text())
     return stack, index, metadata
+
+
+def session_rows(index: pd.DataFrame, sessions: pd.DataFrame, where: str,
+                 excluded: set[tuple[str, str]] = frozenset()) -> tuple[np.ndarray, pd.DataFrame]:
+    """The stack rows of the sessions listed in ``sessions`` (a split table read from ``where``).
+
+    Sessions in ``excluded`` (left out by the preprocessing QC, see :func:`qc_excluded_sessions`)
+    are dropped with a logged warning. Returns (rows, int array (M,); the kept rows of ``sessions``,
+    in the same order, index reset). Raises :class:`ModelReadyError` naming ``where`` and the first
+    session that has no volume, or the missing columns.
+    """
+    missing = {"participant_id", "session_id"} - set(sessions.columns)
+    if missing:
+        raise ModelReadyError(f"{where}: missing column(s) {sorted(missing)}")
+    keys = sessions[["participant_id", "session_id"]].astype(str)
+    if excluded:
+        keep = np.array([key not in excluded for key in zip(keys["participant_id"], keys["session_id"])], dtype=bool)
+        if not keep.all():
+            logger.warning("%s: %d session(s) left out by preprocessing QC: %s", where, int((~keep).sum()),
+                           ", ".join(keys["participant_id"][~keep]))
+            sessions, keys = sessions[keep], keys[keep]
+    merged = keys.merge(index[["participant_id", "session_id", "row"]], on=["participant_id", "session_id"],
+                        how="left", validate="many_to_one")
+    lacking = merged["row"].isna()
+    if lacking.any():
+        first = merged[lacking].iloc[0]
+        raise ModelReadyError(f"{where}: no model-ready volume for {int(lacking.sum())} session(s), first "
+                              f"{first['participant_id']} {first['session_id']}")
+    return merged["row"].astype(int).to_numpy(), sessions.reset_index(drop=True)
 
 
 def qc_excluded_sessions(prefix: str | Path) -> set[tuple[str, str]]:

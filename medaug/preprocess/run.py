@@ -12,10 +12,11 @@ import multiprocessing
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -56,6 +57,23 @@ class PreprocessSettings:
     antialias: bool = True
     rescale_percentiles: tuple[float, float] = (0.0, 100.0)
     force: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], caps_dir: Path) -> "PreprocessSettings":
+        """From the ``preprocess`` section of ``params.yaml``, writing the CAPS of one cohort to ``caps_dir``.
+
+        ``t1_linear`` keys are checked against :class:`T1LinearConfig` (an unknown key raises
+        ``ValueError`` naming ``preprocess.t1_linear``).
+        """
+        target = params["target_shape"]
+        return cls(
+            caps_dir=Path(caps_dir),
+            t1_linear=T1LinearConfig.from_dict(params["t1_linear"], "preprocess.t1_linear"),
+            target_shape=None if target is None else tuple(int(n) for n in target),
+            antialias=bool(params["antialias"]),
+            rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
+            force=bool(params["force"]),
+        )
 
 
 @dataclass

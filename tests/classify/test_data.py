@@ -12,11 +12,11 @@ import pytest
 from medaug.classify.data import (
     ClassifierDataError,
     concatenate,
-    read_model_ready,
     require_both_labels,
     split_volumes,
     synthetic_volumes,
 )
+from medaug.preprocess.model_ready import ModelReadyError, load_stack
 from tests._classify_fixtures import SHAPE, make_classification_cohort
 
 
@@ -30,7 +30,7 @@ def _split(params: dict, name: str) -> pd.DataFrame:
 
 
 def _stack(params: dict, cohort: str = "tiny"):
-    return read_model_ready(params["model_ready"].format(cohort=cohort))
+    return load_stack(params["model_ready"].format(cohort=cohort))[:2]
 
 
 def test_split_volumes_follow_the_split_order(cohort: dict) -> None:
@@ -49,7 +49,7 @@ def test_missing_volume_names_the_session(cohort: dict) -> None:
     stack, index = _stack(cohort)
     train = _split(cohort, "train")
     train.loc[2, "participant_id"] = "sub-GHOST"
-    with pytest.raises(ClassifierDataError, match="train.tsv: no model-ready volume .* sub-GHOST ses-M000"):
+    with pytest.raises(ModelReadyError, match="train.tsv: no model-ready volume .* sub-GHOST ses-M000"):
         split_volumes(stack, index, train, "train.tsv")
 
 
@@ -71,11 +71,6 @@ def test_nan_volume_names_the_participant(cohort: dict) -> None:
     stack[int(index.set_index("participant_id").loc[victim, "row"]), 3, 3, 3] = np.nan
     with pytest.raises(ClassifierDataError, match=f"volume of {victim} holds NaN"):
         split_volumes(stack, index, train, "train.tsv")
-
-
-def test_missing_stack_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(ClassifierDataError, match="nowhere.npy: model-ready stack not found"):
-        read_model_ready(tmp_path / "nowhere")
 
 
 def test_synthetic_takes_the_first_n_per_label(cohort: dict) -> None:
@@ -152,5 +147,5 @@ def test_sessions_left_out_by_qc_are_dropped_and_others_still_fail(cohort: dict,
     assert excluded == {(first.participant_id, first.session_id)}
     volumes = split_volumes(stack, keep, train, "train.tsv", excluded=excluded)
     assert len(volumes.table) == len(train) - 1
-    with pytest.raises(ClassifierDataError, match="no model-ready volume"):
+    with pytest.raises(ModelReadyError, match="no model-ready volume"):
         split_volumes(stack, keep, train, "train.tsv")

@@ -12,7 +12,8 @@ import torch
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation
 from medaug.classify.budget import TrainingBudget, batches_per_epoch, epoch_batches
 from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
-from medaug.classify.data import ClassifierDataError, VolumeSet, read_model_ready, split_volumes
+from medaug.classify.data import ClassifierDataError, VolumeSet, split_volumes
+from medaug.preprocess.model_ready import load_stack
 from medaug.classify.evaluate import predict, prediction_metrics, summarize_runs
 from medaug.classify.networks import classifier_config
 from medaug.classify.train import ClassifierTrainingConfig, train_classifier
@@ -22,7 +23,7 @@ from tests._classify_fixtures import SHAPE, make_classification_cohort
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory) -> dict[str, VolumeSet]:
     params = make_classification_cohort(tmp_path_factory.mktemp("cohort"))
-    stack, index = read_model_ready(params["model_ready"].format(cohort="tiny"))
+    stack, index, _ = load_stack(params["model_ready"].format(cohort="tiny"))
     splits = Path(params["splits_dir"]) / "tiny"
     return {name: split_volumes(stack, index, pd.read_csv(splits / f"{name}.tsv", sep="\t"), name)
             for name in ("train", "validation", "test")}

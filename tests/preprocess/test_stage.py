@@ -26,7 +26,7 @@ def _params(tmp_path: Path, **overrides) -> Path:
     params = {
         "cohorts": ["tiny"], "bids_dir": str(tmp_path / "bids"), "caps_dir": str(tmp_path / "caps"),
         "out_dir": str(tmp_path / "out"), "input": "bids", "sessions_tsv": None, "session_id": "ses-M000",
-        "n_jobs": 1, "itk_threads": 1, "force": False, "allow_failures": False, "qc_ncc_threshold": 0.5,
+        "n_jobs": 1, "itk_threads": 1, "force": False, "allow_failures": False, "qc_ncc_threshold": 0.5, "qc_head_fit_threshold": 0.75,
         "exclude_qc_flagged": True, "target_shape": [21, 26, 22], "antialias": True,
         "rescale_percentiles": [0.0, 100.0], "t1_linear": t1,
     }
@@ -66,12 +66,13 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
 
 
-def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, tiny_bids, capsys):
+def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, tiny_bids, caplog):
     _copy_tree(tiny_bids, tmp_path / "bids" / "tiny")
     params = _params(tmp_path)
 
     assert stage.main(["--params", str(params)]) == 1
-    err = capsys.readouterr().err
+    err = caplog.text
+    assert "4 image(s) failed" in err
     for pid in ("sub-90", "sub-91", "sub-92", "sub-93"):
         assert f"{pid}_ses-M000_T1w.nii.gz" in err
 

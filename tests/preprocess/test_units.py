@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from medaug.preprocess import caps
-from medaug.preprocess.model_ready import downsample, downsampled_affine, load_stack, min_max_rescale, write_stack
+from medaug.preprocess.model_ready import (
+    ModelReadyError, downsample, downsampled_affine, load_stack, min_max_rescale, session_rows, write_stack,
+)
 from medaug.preprocess.qc import normalised_cross_correlation, save_qc_montage, template_ncc
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, crop_box, load_template
 from medaug.preprocess.validate import InvalidImageError, load_t1w
@@ -164,3 +166,32 @@ def test_stack_round_trip_is_memory_mapped(tmp_path):
     assert float(stack[table.loc[1, "row"]].mean()) == 1.0
     assert meta["space"] == "X" and meta["n_images"] == 3 and meta["shape"] == [3, 4, 5]
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+
+def test_missing_or_inconsistent_stack_names_the_file(tmp_path):
+    with pytest.raises(ModelReadyError, match="nowhere.npy: model-ready stack not found"):
+        load_stack(tmp_path / "nowhere")
+    index = pd.DataFrame({"participant_id": ["sub-a", "sub-b"], "session_id": ["ses-M000"] * 2})
+    write_stack(tmp_path / "model_ready", [np.zeros((2, 2, 2), np.float32)] * 2, index, {})
+    (tmp_path / "model_ready.json").unlink()
+    with pytest.raises(ModelReadyError, match="model_ready.json: model-ready stack not found"):
+        load_stack(tmp_path / "model_ready")
+    write_stack(tmp_path / "model_ready", [np.zeros((2, 2, 2), np.float32)] * 2, index, {})
+    np.save(tmp_path / "model_ready.npy", np.zeros((3, 2, 2, 2), np.float32))
+    with pytest.raises(ModelReadyError, match=r"model_ready.npy: shape \(3, 2, 2, 2\) does not match the 2 rows"):
+        load_stack(tmp_path / "model_ready")
+
+
+def test_session_rows_follow_the_split_and_drop_qc_exclusions(caplog):
+    index = pd.DataFrame({"participant_id": ["sub-a", "sub-b", "sub-c"], "session_id": ["ses-M000"] * 3, "row": [0, 1, 2]})
+    split = pd.DataFrame({"participant_id": ["sub-c", "sub-a", "sub-b"], "session_id": ["ses-M000"] * 3, "diagnosis": ["AD", "CN", "CN"]})
+    rows, kept = session_rows(index, split, "train.tsv")
+    assert list(rows) == [2, 0, 1] and list(kept["diagnosis"]) == ["AD", "CN", "CN"]
+    rows, kept = session_rows(index, split, "train.tsv", excluded={("sub-a", "ses-M000")})
+    assert list(rows) == [2, 1] and list(kept["participant_id"]) == ["sub-c", "sub-b"]
+    assert "train.tsv: 1 session(s) left out by preprocessing QC: sub-a" in caplog.text
+    with pytest.raises(ModelReadyError, match="train.tsv: no model-ready volume for 1 session.*sub-a ses-M000"):
+        session_rows(index.iloc[1:], split, "train.tsv")
+    with pytest.raises(ModelReadyError, match=r"train.tsv: missing column\(s\) \['session_id'\]"):
+        session_rows(index, split.drop(columns="session_id"), "train.tsv")

@@ -9,7 +9,6 @@ against its ground-truth pose (mean error <= 2 mm over the template brain mask, 
 
 from __future__ import annotations
 
-import dataclasses
 import time
 
 import nibabel as nib
