@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from medaug.config import check_keys
+
 TRAJECTORIES: tuple[str, ...] = ("CN", "AD", "MCI", "CN-MCI", "MCI-AD")
 """Diagnosis trajectories over the three sessions; only ``CN`` and ``AD`` are stable labels."""
 
@@ -154,7 +156,7 @@ class CohortConfig:
         for key in ("out_dir", "montage_subjects", "results_dir"):
             params.pop(key, None)  # stage-level keys, not generator parameters
         known = {f.name for f in dataclasses.fields(cls)}
-        _no_unknown("cohort", params, known)
+        check_keys(params, known, "cohort", CohortConfigError)
         try:
             sites = {name: _build(SiteConfig, f"cohort.sites.{name}", spec) for name, spec in params["sites"].items()}
             cohorts = tuple(
@@ -293,18 +295,12 @@ class CohortConfig:
                     )
 
 
-def _no_unknown(key: str, given: dict[str, Any], known: set[str]) -> None:
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise CohortConfigError(f"{key}: unknown parameter(s) {unknown}; known: {sorted(known)}")
-
-
 def _build(cls: type, key: str, spec: dict[str, Any]) -> Any:
     """Instantiate a frozen dataclass from a dict, with tuples for list fields and named errors."""
     if not isinstance(spec, dict):
         raise CohortConfigError(f"{key} must be a mapping, got {type(spec).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    _no_unknown(key, spec, set(fields))
+    check_keys(spec, fields, key, CohortConfigError)
     values = {}
     for name, value in spec.items():
         if isinstance(value, list):

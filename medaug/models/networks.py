@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from medaug.config import check_keys, dataclass_keys
+
 __all__ = [
     "NetworkConfig",
     "config_from_dict",
@@ -138,10 +140,7 @@ class NetworkConfig:
 
 def config_from_dict(cls, values: dict[str, Any]):
     """``cls(**values)`` for a config dataclass, refusing unknown keys with a message that lists the known ones."""
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)} (known: {sorted(known)})")
+    check_keys(values, dataclass_keys(cls), cls.__name__)
     return cls(**values)
 
 

@@ -236,7 +236,7 @@ def test_rician_noise_background_follows_rayleigh():
         (lambda p: p["acquisition"].update(field_of_view_mm=[120, 256, 240]), "cannot fit the brain"),
         (lambda p: p["cohorts"]["demo-train"]["groups"].update(AD=0), "at least one CN and one AD"),
         (lambda p: p["cohorts"]["demo-train"]["groups"].update(LMCI=3), "unknown trajectory"),
-        (lambda p: p["anatomy"].update(atrophy=1.0), "cohort.anatomy: unknown parameter(s) ['atrophy']"),
+        (lambda p: p["anatomy"].update(atrophy=1.0), "cohort.anatomy: unknown key(s) ['atrophy']"),
         (lambda p: p["sites"]["SITE-A"].update(orientation="RLS"), "orientation must be an axis code"),
         (lambda p: (p["sites"]["SITE-A"].update(neck=True), p["acquisition"].update(neck_fov_shift_mm=-80)),
          "neck_field_of_view_mm[2] = 300 mm cannot fit the brain"),

@@ -68,7 +68,7 @@ def test_lower_triangular_from_heads_fills_row_major():
 def test_config_round_trip_and_validation():
     config = NetworkConfig(**SMALL_3D)
     assert NetworkConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\)"):
         NetworkConfig.from_dict({**config.to_dict(), "chanels": [1]})
     with pytest.raises(ValueError, match="spatial_dims"):
         NetworkConfig(spatial_dims=2, spatial_shape=(8, 8, 8))
