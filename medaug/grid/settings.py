@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from medaug.config import check_keys
+
 ADDRESS_ENV = "MEDAUG_CLUSTER_ADDRESS"
 KNOWN_KEYS = {"address", "workers", "threads_per_task", "allowed_failures", "resources", "fan_out"}
 
@@ -43,9 +45,7 @@ class ClusterSettings:
     def from_mapping(cls, section: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> "ClusterSettings":
         """Settings from a ``cluster`` section (``None``: defaults); the env variable overrides the address."""
         section = dict(section or {})
-        unknown = set(section) - KNOWN_KEYS
-        if unknown:
-            raise ValueError(f"cluster: unknown key(s) {sorted(unknown)}; known {sorted(KNOWN_KEYS)}")
+        check_keys(section, KNOWN_KEYS, "cluster")
         environ = os.environ if environ is None else environ
         address = environ.get(ADDRESS_ENV) or section.get("address") or None
         defaults = cls()
