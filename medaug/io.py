@@ -95,6 +95,25 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def write_figure(fig: Any, path: str | os.PathLike, dpi: float | None = None, tight: bool = False) -> None:
+    """Write a matplotlib figure to ``path`` atomically (format from the suffix, e.g. PNG) and close it.
+
+    ``dpi`` None keeps the figure's own; ``tight`` crops the canvas to the drawn artists.
+    """
+    import matplotlib.pyplot as plt
+
+    options: dict[str, Any] = {"format": Path(path).suffix.lstrip(".") or "png"}
+    if dpi is not None:
+        options["dpi"] = dpi
+    if tight:
+        options["bbox_inches"] = "tight"
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, **options)
+    finally:
+        plt.close(fig)
+
+
 def finite_or_none(value: Any) -> Any:
     """Numbers as floats / ints, NaN and inf as None, recursively through dicts and lists (JSON metrics)."""
     if isinstance(value, dict):

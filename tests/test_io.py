@@ -49,3 +49,25 @@ def test_outputs_get_umask_permissions_not_private_ones(tmp_path):
     assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "tree").stat().st_mode) == 0o755
     assert (tmp_path / "m.json").read_text() == '{\n  "a": 2,\n  "b": 1\n}\n'
+
+
+def test_write_figure_writes_a_png_closes_the_figure_and_leaves_nothing_on_error(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from medaug.io import write_figure
+
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.plot([0, 1], [1, 0])
+    write_figure(fig, tmp_path / "sub" / "curve.png", dpi=50)
+    assert (tmp_path / "sub" / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+
+    broken, ax = plt.subplots()
+    ax.set_title("$\\undefinedcommand$")  # mathtext fails at draw time
+    with pytest.raises(ValueError):
+        write_figure(broken, tmp_path / "broken.png")
+    assert not plt.fignum_exists(broken.number)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub"]

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from medaug.io import atomic_path  # noqa: E402
+from medaug.io import write_figure  # noqa: E402
 from medaug.slices import SLICE_MM, orthogonal_slices  # noqa: E402
 
 VIEWS = ("axial", "coronal", "sagittal")
@@ -84,6 +84,4 @@ def set_montage(sets: Mapping[str, np.ndarray], path: str | os.PathLike, n_shown
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    write_figure(fig, path, dpi)

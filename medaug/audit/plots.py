@@ -11,13 +11,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from medaug.io import atomic_path  # noqa: E402
+from medaug.io import write_figure  # noqa: E402
 
 
 def _save(fig, path: str | os.PathLike, dpi: int) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
+    write_figure(fig, path, dpi, tight=True)
 
 
 def _groups(table: pd.DataFrame) -> list[str]:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from medaug.io import atomic_path  # noqa: E402
+from medaug.io import write_figure  # noqa: E402
 from medaug.slices import orthogonal_slices  # noqa: E402
 
 
@@ -32,9 +32,7 @@ def save_montage(
             elif row == 0:
                 ax.set_title(name, fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=80)
-    plt.close(fig)
+    write_figure(fig, path, dpi=80)
 
 
 def cohort_montage(root: str | os.PathLike, n_per_label: int, path: str | os.PathLike, voxel_size_mm: float = 2.0) -> None:

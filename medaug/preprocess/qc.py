@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-from medaug.io import atomic_path
+from medaug.io import write_figure
 
 
 def normalised_cross_correlation(image: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> float:
@@ -102,6 +102,4 @@ def save_qc_montage(path: str | Path, volumes: Sequence[np.ndarray], brain_mask:
     for i, (label, bad) in enumerate(zip(labels, flagged)):
         fig.text(0.005, 1 - (i + 0.5) * row_px / canvas.shape[0], label, fontsize=8, va="center",
                  color="red" if bad else "black")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
+    write_figure(fig, path, dpi)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from medaug.report.trainsets import REAL, REAL_AND_SYNTHETIC, SYNTHETIC, TrainingSet
-from medaug.io import atomic_path
+from medaug.io import write_figure
 
 
 def _pyplot():
@@ -64,6 +64,4 @@ def balanced_accuracy_vs_synthetic(runs: pd.DataFrame, sets: Sequence[TrainingSe
     if handles:
         axes[0][-1].legend(handles, labels, loc="best", fontsize="small")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    write_figure(fig, path)

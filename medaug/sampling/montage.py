@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from medaug.io import atomic_path  # noqa: E402
+from medaug.io import write_figure  # noqa: E402
 from medaug.slices import SLICE_MM, orthogonal_slices  # noqa: E402
 
 __all__ = ["real_vs_synthetic_montage"]
@@ -62,6 +62,4 @@ def real_vs_synthetic_montage(
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    write_figure(fig, path, dpi)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 
 import pandas as pd
 
-from medaug.io import atomic_path, write_tsv
+from medaug.io import write_figure, write_tsv
 
 __all__ = ["write_training_curves"]
 
@@ -53,7 +52,4 @@ def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.Pa
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    Path(png_path).parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    write_figure(fig, png_path)

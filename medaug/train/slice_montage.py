@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from medaug.io import atomic_path
+from medaug.io import write_figure
 
 __all__ = ["slice_rows_montage"]
 
@@ -49,6 +49,4 @@ def slice_rows_montage(rows: Mapping[str, np.ndarray], path: str | os.PathLike, 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
-    plt.close(fig)
+    write_figure(fig, path, dpi)

@@ -166,7 +166,7 @@ def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_monta
 
 @pytest.mark.slow
 def test_whole_head_with_neck_cases_at_1mm_match_their_ground_truth(repo_params):
-    """Issue 18 item 3: 20 whole-head-with-neck images at 1 mm, several poses, orientations, fields of view."""
+    """20 whole-head-with-neck images at 1 mm, several poses, orientations, fields of view."""
     config: T1LinearConfig = DEMO
     template = cropped_template(config)
     rows = []
