@@ -62,7 +62,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from medaug.models.metric import RHVAEMetric, rhvae_inverse_metric, rhvae_kernel_weights, rhvae_log_det_and_grad_log_det_metric
+from medaug.models.metric import (
+    RHVAEMetric,
+    rhvae_grad_inverse_quadratic_form,
+    rhvae_inverse_metric,
+    rhvae_log_det_and_grad_log_det_metric,
+)
 from medaug.models.networks import build_metric_network
 from medaug.models.vae import LOG_2PI, VAE, ModelOutput, VAEConfig, encode_dataset, standard_normal_log_density
 
@@ -70,7 +75,6 @@ __all__ = [
     "RHVAEConfig",
     "RHVAE",
     "tempering_sqrt_beta",
-    "grad_quadratic_inverse_metric",
     "generalized_leapfrog_step",
     "log_normal_from_precision_cholesky",
     "sample_velocity",
@@ -115,16 +119,6 @@ def tempering_sqrt_beta(step: int, n_steps: int, sqrt_beta_zero: float) -> float
     """sqrt(beta_k) = ((1 - 1/sqrt(beta0)) k^2 / K^2 + 1/sqrt(beta0))^-1 (thesis alg. 1); 1 at k = K."""
     inverse_zero = 1.0 / sqrt_beta_zero
     return 1.0 / ((1.0 - inverse_zero) * step**2 / n_steps**2 + inverse_zero)
-
-
-def grad_quadratic_inverse_metric(z: Tensor, v: Tensor, centroids: Tensor, cholesky: Tensor, temperature: float) -> Tensor:
-    """d/dz (v^T G^-1(z) v) = sum_i |L_i^T v|^2 w_i(z) (-2 / T^2) (z - c_i): z, v (B, d) -> (B, d).
-
-    lambda does not appear (lambda |v|^2 does not depend on z). centroids (N, d), cholesky (N, d, d).
-    """
-    projected = torch.einsum("bj,njk->bnk", v, cholesky)  # (L_i^T v)_k = sum_j L_i,jk v_j
-    coef = projected.pow(2).sum(-1) * rhvae_kernel_weights(z, centroids, temperature)  # (B, N)
-    return (-2.0 / temperature**2) * (z * coef.sum(-1, keepdim=True) - coef @ centroids)
 
 
 #: z (B, d) -> (grad U(z) (B, d), anything the caller wants back at that position).
@@ -172,7 +166,7 @@ def generalized_leapfrog_step(
     explicit_force = grad_potential + 0.5 * grad_log_det
     v_half = v
     for _ in range(fixed_point_iterations):
-        quadratic = grad_quadratic_inverse_metric(z, v_half, centroids, cholesky, temperature)
+        quadratic = rhvae_grad_inverse_quadratic_form(z, v_half, centroids, cholesky, temperature)
         v_half = v - half * (explicit_force + 0.5 * quadratic)
 
     velocity_start = (rhvae_inverse_metric(z, centroids, cholesky, temperature, lam) @ v_half[..., None])[..., 0]
@@ -183,7 +177,7 @@ def generalized_leapfrog_step(
 
     grad_potential_new, aux = potential_gradient(z_new)
     _, grad_log_det_new = rhvae_log_det_and_grad_log_det_metric(z_new, centroids, cholesky, temperature, lam)
-    quadratic_new = grad_quadratic_inverse_metric(z_new, v_half, centroids, cholesky, temperature)
+    quadratic_new = rhvae_grad_inverse_quadratic_form(z_new, v_half, centroids, cholesky, temperature)
     v_new = v_half - half * (grad_potential_new + 0.5 * grad_log_det_new + 0.5 * quadratic_new)
     return z_new, v_new, grad_potential_new, aux
 

@@ -31,10 +31,13 @@ from tqdm.auto import tqdm
 from medaug.models.metric import RHVAEMetric
 from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
-__all__ = ["LogProbAndGrad", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSettings", "RiemannianHMCSampler"]
+__all__ = ["LogProbAndGrad", "Support", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSettings", "RiemannianHMCSampler"]
 
 #: z (B, d) -> (log p(z) up to a constant (B,), d/dz log p(z) (B, d))
 LogProbAndGrad = Callable[[Tensor], tuple[Tensor, Tensor]]
+
+#: z (B, d) -> (B,) bool, where the target is defined, or None: no restriction at these points
+Support = Callable[[Tensor], Tensor | None]
 
 
 def leapfrog(
@@ -81,7 +84,7 @@ def hmc_chains(
     adapt_steps: int = 0,
     target_acceptance: float = 0.65,
     prefetch_draws: bool | None = None,
-    support: Callable[[Tensor], Tensor] | None = None,
+    support: Support | None = None,
 ) -> MCMCResult:
     """Independent HMC chains run as one batch on ``z0``'s device.
 
@@ -104,7 +107,8 @@ def hmc_chains(
         prefetch_draws: see :class:`~medaug.sampling.chains.StepDraws` (``None``: prefetch when the
             generator is on another device than the chains); the numbers drawn are the same.
         support: if given, ``support(z)`` (B, d) -> (B,) bool marks the points where the target is
-            defined; proposals outside are rejected (the chains must start inside).
+            defined; proposals outside are rejected (the chains must start inside). It may return
+            None: no restriction (the same for every z, so no data-dependent branch).
 
     Returns:
         :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
@@ -125,8 +129,9 @@ def hmc_chains(
         inside = torch.isfinite(energy)
         if radius is not None:
             inside &= z_new.norm(dim=-1) <= radius
-        if support is not None:
-            inside &= support(z_new)
+        restricted = support(z_new) if support is not None else None
+        if restricted is not None:
+            inside &= restricted
         log_ratio = torch.where(inside, energy0 - energy, torch.full_like(energy, -torch.inf))
         accept = torch.log(uniforms) < log_ratio
         z = torch.where(accept[:, None], z_new, z)
@@ -175,9 +180,8 @@ class HMCSampler(ChainSampler):
 
     def _chains(self, z0: Tensor, radius: float, generator: torch.Generator | None) -> MCMCResult:
         s = self.settings
-        support = self.support if type(self).support is not HMCSampler.support else None
         return hmc_chains(self.log_prob_and_grad, z0, s.n_steps, s.n_leapfrog, s.step_size, generator, radius,
-                          s.progress, s.adapt_steps, s.target_acceptance, support=support)
+                          s.progress, s.adapt_steps, s.target_acceptance, support=self.support)
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,8 @@ class RiemannianHMCSampler(HMCSampler):
     metric: RHVAEMetric
 
     def support(self, z: Tensor) -> Tensor | None:
-        """Codes within ``support_temperatures`` T of a training code: (B, d) -> (B,) bool.
+        """Codes within ``support_temperatures`` T of a training code: (B, d) -> (B,) bool, or None
+        (no restriction beyond the ball) when ``support_temperatures`` is None.
 
         Beyond a few T from every centroid the kernel weights vanish, G^-1(z) = lambda I, and the
         target is a flat plateau of height lambda^(d/2): with d = 10 and a ball of radius
@@ -223,7 +228,7 @@ class RiemannianHMCSampler(HMCSampler):
         """
         factor = self.settings.support_temperatures
         if factor is None:
-            return torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
+            return None
         nearest = torch.cdist(z, self.metric.centroids.to(z)).min(dim=1).values
         return nearest <= float(factor) * self.metric.temperature
 

@@ -11,6 +11,7 @@ from medaug.models.metric import (
     RHVAEMetric,
     geometric_log_det_and_grad_log_det_metric,
     max_min_distance,
+    rhvae_grad_inverse_quadratic_form,
     rhvae_grad_log_det_metric,
     rhvae_inverse_metric,
     rhvae_log_det_and_grad_log_det_metric,
@@ -176,7 +177,23 @@ def test_rhvae_inverse_quadratic_form_gradient_matches_autograd(rhvae_setup):
     z = z.clone().requires_grad_(True)
     quadratic = (q[:, None, :] @ metric.inverse(z) @ q[:, :, None]).sum()
     (expected,) = torch.autograd.grad(quadratic, z)
-    torch.testing.assert_close(metric.grad_inverse_quadratic_form(z.detach(), q), expected, rtol=1e-10, atol=1e-12)
+    z = z.detach()
+    torch.testing.assert_close(metric.grad_inverse_quadratic_form(z, q), expected, rtol=1e-10, atol=1e-12)
+    # the pure function on L_i is the module's kernel on M_i = L_i L_i^T
+    pure = rhvae_grad_inverse_quadratic_form(z, q, centroids, cholesky, 1.5)
+    torch.testing.assert_close(pure, metric.grad_inverse_quadratic_form(z, q), rtol=0, atol=0)
+
+
+def test_rhvae_inverse_quadratic_form_gradient_is_differentiable(rhvae_setup):
+    """The RHVAE's training flow differentiates it in z, q, the centroids (encoder) and L (metric network)."""
+    centroids, cholesky, z = rhvae_setup
+    q = torch.randn(z.shape, generator=torch.Generator().manual_seed(5), dtype=F64)
+    args = [t[:3].clone().requires_grad_(True) for t in (z, q, centroids, cholesky)]
+    temperature = torch.tensor(1.3, dtype=F64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda z_, q_, c_, l_, t_: rhvae_grad_inverse_quadratic_form(z_, q_, c_, torch.tril(l_), t_, chunk_elements=1),
+        (*args, temperature),
+    )
 
 
 def test_rhvae_precomputed_gram_follows_new_centroids(rhvae_setup):
@@ -190,11 +207,29 @@ def test_rhvae_precomputed_gram_follows_new_centroids(rhvae_setup):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
-def test_rhvae_rejects_bad_shapes():
-    with pytest.raises(ValueError):
+def test_rhvae_rejects_bad_shapes_and_hyper_parameters():
+    with pytest.raises(ValueError, match="cholesky"):
         RHVAEMetric(torch.zeros(3, 2), torch.zeros(3, 3, 3))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="temperature must be positive"):
         RHVAEMetric(torch.zeros(3, 2), torch.zeros(3, 2, 2), temperature=0.0)
+    with pytest.raises(ValueError, match="lam must be positive"):
+        RHVAEMetric(torch.zeros(3, 2), torch.zeros(3, 2, 2), lam=-1.0)
+    metric = RHVAEMetric.empty(2)
+    with pytest.raises(ValueError, match="cholesky"):
+        metric.set_centroids(torch.zeros(3, 2), torch.zeros(2, 2, 2))
+    # the pure functions check the same shapes
+    for fn in (rhvae_inverse_metric, rhvae_log_det_and_grad_log_det_metric):
+        with pytest.raises(ValueError, match="cholesky"):
+            fn(torch.zeros(1, 2), torch.zeros(3, 2), torch.zeros(3, 3, 3), 1.5, 1e-2)
+    with pytest.raises(ValueError, match="cholesky"):
+        rhvae_grad_inverse_quadratic_form(torch.zeros(1, 2), torch.zeros(1, 2), torch.zeros(3), torch.zeros(3, 1, 1), 1.5)
+
+
+def test_metric_repr_shows_sizes_and_hyper_parameters():
+    assert repr(RHVAEMetric.empty(4, temperature=0.8, lam=1e-3)) == (
+        "RHVAEMetric(num_centroids=0, latent_dim=4, temperature=0.8, lam=0.001)")
+    geometric = GeometricMetric(torch.zeros(2, 3), torch.ones(2, 3), rho=1.234567, lam=1e-2)
+    assert repr(geometric) == "GeometricMetric(num_centroids=2, latent_dim=3, rho=1.235, lam=0.01)"
 
 
 # --------------------------------------------------------------------------- geometric metric

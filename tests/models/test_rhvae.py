@@ -5,13 +5,13 @@ against a closed-form log p(x) is in test_rhvae_elbo.py)."""
 import pytest
 import torch
 
-from medaug.models.metric import rhvae_inverse_metric
+from medaug.models import rhvae as rhvae_module
+from medaug.models.metric import rhvae_grad_inverse_quadratic_form, rhvae_inverse_metric, rhvae_kernel_weights
 from medaug.models.networks import NetworkConfig
 from medaug.models.rhvae import (
     RHVAE,
     RHVAEConfig,
     generalized_leapfrog_step,
-    grad_quadratic_inverse_metric,
     log_normal_from_precision_cholesky,
     sample_velocity,
     tempering_sqrt_beta,
@@ -105,15 +105,46 @@ def test_leapfrog_is_reversible_and_nearly_conserves_energy():
     assert torch.allclose(_hamiltonian(z1, v1, metric), energy, atol=1e-3)
 
 
-def test_grad_quadratic_inverse_metric_matches_autograd():
-    centroids, factor, temperature, lam = _metric()
+def _factor_form_quadratic_gradient(z, v, centroids, cholesky, temperature):
+    """d/dz (v^T G^-1(z) v) through the factors, sum_i |L_i^T v|^2 w_i(z) (-2 / T^2) (z - c_i), unchunked:
+    an independent form of the metric package's closed form (which goes through M_i = L_i L_i^T)."""
+    projected = torch.einsum("bj,njk->bnk", v, cholesky)  # (L_i^T v)_k = sum_j L_i,jk v_j
+    coef = projected.pow(2).sum(-1) * rhvae_kernel_weights(z, centroids, temperature)  # (B, N)
+    return (-2.0 / temperature**2) * (z * coef.sum(-1, keepdim=True) - coef @ centroids)
+
+
+@pytest.mark.parametrize("lam", [0.1, 10.0])
+def test_leapfrog_quadratic_gradient_matches_autograd(lam):
+    """The leapfrog's d/dz (v^T G^-1(z) v) on the training metric (the batch's centroids and L):
+    against autograd, whatever lambda (lambda I is constant in z), and chunked or not."""
+    centroids, factor, temperature, _ = _metric(n=7, d=4)
     generator = torch.Generator().manual_seed(4)
-    z = torch.randn(6, 3, generator=generator, dtype=DTYPE, requires_grad=True)
-    v = torch.randn(6, 3, generator=generator, dtype=DTYPE)
+    z = torch.randn(6, 4, generator=generator, dtype=DTYPE, requires_grad=True)
+    v = torch.randn(6, 4, generator=generator, dtype=DTYPE)
     inverse = rhvae_inverse_metric(z, centroids, factor, temperature, lam)
     quadratic = (v[:, None, :] @ inverse @ v[:, :, None]).sum()
     (expected,) = torch.autograd.grad(quadratic, z)
-    assert torch.allclose(grad_quadratic_inverse_metric(z, v, centroids, factor, temperature), expected, atol=1e-12)
+    z = z.detach()
+    for chunk_elements in (1, 1 << 22):
+        got = rhvae_grad_inverse_quadratic_form(z, v, centroids, factor, temperature, chunk_elements)
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(_factor_form_quadratic_gradient(z, v, centroids, factor, temperature), expected,
+                               rtol=1e-10, atol=1e-12)
+
+
+@torch.no_grad()
+def test_leapfrog_does_not_depend_on_the_form_of_the_quadratic_gradient(monkeypatch):
+    """The generalised leapfrog with the factor form |L_i^T v|^2 of d/dz (v^T G^-1 v) (the form it used
+    before it called the metric package) gives the same step to rounding."""
+    metric = _metric(n=7, d=4, seed=5)
+    generator = torch.Generator().manual_seed(6)
+    z = torch.randn(5, 4, generator=generator, dtype=DTYPE)
+    v = torch.randn(5, 4, generator=generator, dtype=DTYPE)
+    ours = _our_leapfrog(z, v, metric, 0.05, 3)
+    monkeypatch.setattr(rhvae_module, "rhvae_grad_inverse_quadratic_form", _factor_form_quadratic_gradient)
+    factor_form = _our_leapfrog(z, v, metric, 0.05, 3)
+    for a, b in zip(ours, factor_form):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)
 
 
 def test_tempering_schedule_endpoints_and_monotonicity():

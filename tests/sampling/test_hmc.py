@@ -96,3 +96,24 @@ def test_riemannian_hmc_support_keeps_chains_near_the_training_codes():
 def test_riemannian_hmc_support_must_be_positive():
     with pytest.raises(ValueError, match="support_temperatures"):
         RiemannianHMCSampler(rhvae_metric(), support_temperatures=0.0)
+
+
+def test_support_is_none_without_a_restriction_and_chains_match_an_all_true_mask():
+    """``support(z)`` returns None when the target is not restricted beyond the ball; ``hmc_chains``
+    then draws exactly what it draws with a support that accepts every point."""
+    metric = rhvae_metric()
+    z = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+    free = RiemannianHMCSampler(metric)
+    assert free.support(z) is None
+    restricted = RiemannianHMCSampler(metric, support_temperatures=1.0).support(z)
+    assert restricted.dtype == torch.bool and restricted.shape == (5,)
+
+    def chains(support):
+        return hmc_chains(free.log_prob_and_grad, metric.centroids.repeat(4, 1), 10, 5, 0.1,
+                          torch.Generator().manual_seed(2), metric.compact_radius(), support=support)
+
+    reference = chains(lambda z_: torch.ones(z_.shape[0], dtype=torch.bool))
+    for support in (None, free.support, lambda z_: None):
+        result = chains(support)
+        assert torch.equal(result.samples, reference.samples)
+        assert torch.equal(result.acceptance_rate, reference.acceptance_rate)

@@ -15,12 +15,12 @@ from medaug.models.metric.geometric_metric import (
     GeometricMetric,
     geometric_kernel_weights,
     geometric_log_det_and_grad_log_det_metric,
-    geometric_log_det_metric,
     geometric_metric_diag,
     max_min_distance,
 )
 from medaug.models.metric.rhvae_metric import (
     RHVAEMetric,
+    rhvae_grad_inverse_quadratic_form,
     rhvae_grad_log_det_metric,
     rhvae_inverse_metric,
     rhvae_kernel_weights,
@@ -29,20 +29,21 @@ from medaug.models.metric.rhvae_metric import (
     rhvae_metric,
 )
 
+# The one list of the package's public names (the two metric modules do not repeat it).
 __all__ = [
     "DEFAULT_CHUNK_ELEMENTS",
+    "KernelMetric",
+    "RHVAEMetric",
     "rhvae_kernel_weights",
     "rhvae_inverse_metric",
     "rhvae_metric",
     "rhvae_log_det_metric",
     "rhvae_grad_log_det_metric",
     "rhvae_log_det_and_grad_log_det_metric",
+    "rhvae_grad_inverse_quadratic_form",
+    "GeometricMetric",
     "geometric_kernel_weights",
     "geometric_metric_diag",
-    "geometric_log_det_metric",
     "geometric_log_det_and_grad_log_det_metric",
     "max_min_distance",
-    "KernelMetric",
-    "RHVAEMetric",
-    "GeometricMetric",
 ]

@@ -8,10 +8,21 @@ from typing import Iterator
 import torch
 from torch import Tensor, nn
 
-__all__ = ["DEFAULT_CHUNK_ELEMENTS", "KernelMetric", "centroid_chunks", "identity_like", "log_det_from_factor"]
+__all__ = [
+    "DEFAULT_CHUNK_ELEMENTS",
+    "KernelMetric",
+    "Scalar",
+    "centroid_chunks",
+    "identity_like",
+    "log_det_from_factor",
+]
 
 #: Largest number of (batch x centroid x latent) elements held at once by the chunked loops.
 DEFAULT_CHUNK_ELEMENTS = 1 << 22
+
+#: A scalar hyper-parameter of the pure functions (T, rho, lambda): a float, or a 0-d tensor to
+#: differentiate through it.
+Scalar = float | Tensor
 
 
 def centroid_chunks(n_batch: int, n_centroids: int, width: int, chunk_elements: int) -> Iterator[slice]:
@@ -22,6 +33,7 @@ def centroid_chunks(n_batch: int, n_centroids: int, width: int, chunk_elements: 
 
 
 def identity_like(z: Tensor) -> Tensor:
+    """I_d in ``z``'s dtype and device, for z (B, d): (d, d)."""
     return torch.eye(z.shape[-1], dtype=z.dtype, device=z.device)
 
 
@@ -33,14 +45,32 @@ def log_det_from_factor(factor: Tensor) -> Tensor:
 class KernelMetric(nn.Module):
     """What both latent metrics share: N kernel centres in buffers, and the metric's interface.
 
-    Subclasses name their per-centre buffers in ``_resizable`` (the centres first);
-    ``load_state_dict`` accepts a number of centres different from the current one, and
-    :meth:`_refresh` recomputes derived (non-persistent) buffers after a load. Buffers follow
-    ``state_dict``, ``.to()`` and ``copy.deepcopy``; the scalar hyper-parameters are attributes
-    (store them in the model's JSON config).
+    Subclasses name their per-centre buffers in ``_resizable`` (the centres first) and pass them,
+    in that order, to ``KernelMetric.__init__`` together with their positive scalar
+    hyper-parameters (``lam`` and the kernel's bandwidth), which become float attributes (store
+    them in the model's JSON config). ``load_state_dict`` accepts a number of centres different
+    from the current one, and :meth:`_refresh` recomputes derived (non-persistent) buffers after a
+    load. Buffers follow ``state_dict``, ``.to()`` and ``copy.deepcopy``.
+
+    Args:
+        tensors: the per-centre tensors named by ``_resizable``, each with N leading rows; stored
+            as detached copies.
+        chunk_elements: memory bound of the loops over centroids (elements per chunk).
+        **hyper: the positive scalar hyper-parameters, in the order :meth:`extra_repr` shows them.
     """
 
     _resizable: tuple[str, ...] = ()
+
+    def __init__(self, tensors: tuple[Tensor, ...], chunk_elements: int, **hyper: float) -> None:
+        super().__init__()
+        for name, value in hyper.items():
+            if not value > 0:
+                raise ValueError(f"{type(self).__name__}: {name} must be positive, got {value}")
+            setattr(self, name, float(value))
+        self._hyper = tuple(hyper)
+        self.chunk_elements = int(chunk_elements)
+        for name, tensor in zip(self._resizable, tensors, strict=True):
+            self.register_buffer(name, tensor.detach().clone())
 
     @property
     def centres(self) -> Tensor:
@@ -75,6 +105,10 @@ class KernelMetric(nn.Module):
         """G^-1(z): (B, d) -> (B, d, d)."""
         raise NotImplementedError
 
+    def log_det_metric(self, z: Tensor) -> Tensor:
+        """log det G(z): (B, d) -> (B,)."""
+        raise NotImplementedError
+
     def log_det_and_grad_log_det_metric(self, z: Tensor) -> tuple[Tensor, Tensor]:
         """(log det G(z) (B,), d/dz log det G(z) (B, d)), closed form."""
         raise NotImplementedError
@@ -92,8 +126,6 @@ class KernelMetric(nn.Module):
         proper (thesis ch. 1, app. 1.8.2)."""
         return factor * float(self.centres.norm(dim=-1).max())
 
-    def _hyper_repr(self) -> str:
-        raise NotImplementedError
-
     def extra_repr(self) -> str:
-        return f"num_centroids={self.num_centroids}, latent_dim={self.latent_dim}, {self._hyper_repr()}"
+        hyper = ", ".join(f"{name}={getattr(self, name):.4g}" for name in self._hyper)
+        return f"num_centroids={self.num_centroids}, latent_dim={self.latent_dim}, {hyper}"

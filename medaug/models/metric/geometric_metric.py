@@ -15,19 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from medaug.models.metric.base import DEFAULT_CHUNK_ELEMENTS, KernelMetric, centroid_chunks
-
-__all__ = [
-    "geometric_kernel_weights",
-    "geometric_metric_diag",
-    "geometric_log_det_metric",
-    "geometric_log_det_and_grad_log_det_metric",
-    "max_min_distance",
-    "GeometricMetric",
-]
+from medaug.models.metric.base import DEFAULT_CHUNK_ELEMENTS, KernelMetric, Scalar, centroid_chunks
 
 
-def geometric_kernel_weights(z: Tensor, means: Tensor, variances: Tensor, rho: float | Tensor) -> Tensor:
+def geometric_kernel_weights(z: Tensor, means: Tensor, variances: Tensor, rho: Scalar) -> Tensor:
     """w_i(z) = exp(-(z - mu_i)^T diag(1/var_i) (z - mu_i) / rho^2): (B, d), (k, d), (k, d) -> (B, k).
 
     Computed on explicit differences (not an expansion): small variances would amplify cancellation.
@@ -36,15 +27,11 @@ def geometric_kernel_weights(z: Tensor, means: Tensor, variances: Tensor, rho: f
     return torch.exp(-(diff * diff / variances).sum(-1) / rho**2)
 
 
-def geometric_metric_diag(
-    z: Tensor,
-    means: Tensor,
-    variances: Tensor,
-    rho: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
-    """Diagonal of G(z) = sum_i diag(1 / var_i) w_i(z) + lam I.
+def geometric_metric_diag(z: Tensor, means: Tensor, variances: Tensor, rho: Scalar, lam: Scalar,
+                          chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
+    """Diagonal g(z) of G(z) = sum_i diag(1 / var_i) w_i(z) + lam I; log det G(z) = sum_j log g_j(z).
+
+    :func:`geometric_log_det_and_grad_log_det_metric` takes the same arguments.
 
     Args:
         z: latent points, (B, d).
@@ -66,26 +53,9 @@ def geometric_metric_diag(
     return diag
 
 
-def geometric_log_det_metric(
-    z: Tensor,
-    means: Tensor,
-    variances: Tensor,
-    rho: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
-    """log det G(z) = sum_j log g_j(z) for the diagonal metric: (B,)."""
-    return torch.log(geometric_metric_diag(z, means, variances, rho, lam, chunk_elements)).sum(-1)
-
-
 def geometric_log_det_and_grad_log_det_metric(
-    z: Tensor,
-    means: Tensor,
-    variances: Tensor,
-    rho: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> tuple[Tensor, Tensor]:
+        z: Tensor, means: Tensor, variances: Tensor, rho: Scalar, lam: Scalar,
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[Tensor, Tensor]:
     """log det G(z) (B,) and its closed-form gradient in z (B, d)."""
     n_batch, dim = z.shape
     diag = geometric_metric_diag(z, means, variances, rho, lam, chunk_elements)
@@ -133,26 +103,13 @@ class GeometricMetric(KernelMetric):
 
     _resizable = ("means", "variances")
 
-    def __init__(
-        self,
-        means: Tensor,
-        variances: Tensor,
-        rho: float,
-        lam: float = 1e-2,
-        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-    ) -> None:
-        super().__init__()
+    def __init__(self, means: Tensor, variances: Tensor, rho: float, lam: float = 1e-2,
+                 chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> None:
         if means.ndim != 2 or variances.shape != means.shape:
             raise ValueError(f"means and variances must both be (k, d), got {tuple(means.shape)}, {tuple(variances.shape)}")
-        if rho <= 0 or lam <= 0:
-            raise ValueError(f"rho and lam must be positive, got {rho}, {lam}")
         if bool((variances <= 0).any()):
             raise ValueError("variances must be positive (exponentiate the encoder's log-variance)")
-        self.rho = float(rho)
-        self.lam = float(lam)
-        self.chunk_elements = int(chunk_elements)
-        self.register_buffer("means", means.detach().clone())
-        self.register_buffer("variances", variances.detach().clone())
+        super().__init__((means, variances), chunk_elements, rho=rho, lam=lam)
 
     @classmethod
     def from_posteriors(
@@ -179,13 +136,9 @@ class GeometricMetric(KernelMetric):
         return torch.diag_embed(1.0 / self.metric_diag(z))
 
     def log_det_metric(self, z: Tensor) -> Tensor:
-        """log det G(z): (B, d) -> (B,)."""
-        return geometric_log_det_metric(z, self.means, self.variances, self.rho, self.lam, self.chunk_elements)
+        return torch.log(self.metric_diag(z)).sum(-1)
 
     def log_det_and_grad_log_det_metric(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return geometric_log_det_and_grad_log_det_metric(
             z, self.means, self.variances, self.rho, self.lam, self.chunk_elements
         )
-
-    def _hyper_repr(self) -> str:
-        return f"rho={self.rho:.4g}, lam={self.lam}"

@@ -8,8 +8,12 @@ Closed forms (Jacobi's formula, d log det A = tr(A^-1 dA)):
     d/dz log det G(z)        = (2 / T^2) sum_i w_i(z) tr(G(z) M_i) (z - c_i)
     d/dz (q^T G^-1(z) q)     = (-2 / T^2) sum_i w_i(z) (q^T M_i q) (z - c_i)
 
-The public functions take the factors L_i; :class:`RHVAEMetric` keeps M_i in a non-persistent
-buffer and calls the same private kernels on it.
+(lam I does not depend on z, so lam is absent from both gradients except through G(z)).
+
+The math lives in private kernels that take the matrices M_i. The public ``rhvae_*`` functions
+take the factors L_i (differentiably: the RHVAE's training flow passes the batch's own centroids
+and L_psi(x_i)); :class:`RHVAEMetric` keeps M_i in a non-persistent buffer and calls the same
+kernels on it.
 """
 
 from __future__ import annotations
@@ -20,24 +24,23 @@ from torch import Tensor
 from medaug.models.metric.base import (
     DEFAULT_CHUNK_ELEMENTS,
     KernelMetric,
+    Scalar,
     centroid_chunks,
     identity_like,
     log_det_from_factor,
 )
 
-__all__ = [
-    "rhvae_kernel_weights",
-    "rhvae_inverse_metric",
-    "rhvae_metric",
-    "rhvae_log_det_metric",
-    "rhvae_grad_log_det_metric",
-    "rhvae_log_det_and_grad_log_det_metric",
-    "RHVAEMetric",
-]
+
+def _check_shapes(centroids: Tensor, cholesky: Tensor) -> None:
+    """Raise ValueError unless centroids are (N, d) and cholesky (N, d, d)."""
+    shape = tuple(centroids.shape)
+    if len(shape) != 2 or tuple(cholesky.shape) != (*shape, shape[1]):
+        raise ValueError(f"expected centroids (N, d) and cholesky (N, d, d), got {shape}, {tuple(cholesky.shape)}")
 
 
-def _gram(cholesky: Tensor) -> Tensor:
-    """M_i = L_i L_i^T: (N, d, d) -> (N, d, d)."""
+def _checked_gram(centroids: Tensor, cholesky: Tensor) -> Tensor:
+    """M_i = L_i L_i^T (N, d, d), after checking that centroids are (N, d) and cholesky (N, d, d)."""
+    _check_shapes(centroids, cholesky)
     return cholesky @ cholesky.transpose(-1, -2)
 
 
@@ -50,9 +53,12 @@ def _squared_distances(z: Tensor, centroids: Tensor) -> Tensor:
     return sq.clamp_min(0.0)
 
 
-def rhvae_kernel_weights(z: Tensor, centroids: Tensor, temperature: float | Tensor) -> Tensor:
+def rhvae_kernel_weights(z: Tensor, centroids: Tensor, temperature: Scalar) -> Tensor:
     """w_i(z) = exp(-|z - c_i|^2 / T^2): z (B, d), centroids (N, d) -> (B, N)."""
     return torch.exp(-_squared_distances(z, centroids) / temperature**2)
+
+
+# ----------------------------------------------------------------- kernels on M_i (N, d, d)
 
 
 def _inverse_metric(z: Tensor, centroids: Tensor, gram: Tensor, temperature, lam, chunk_elements: int) -> Tensor:
@@ -66,14 +72,25 @@ def _inverse_metric(z: Tensor, centroids: Tensor, gram: Tensor, temperature, lam
     return inverse
 
 
-def _weighted_centroid_gradient(z: Tensor, centroids: Tensor, flat_gram: Tensor, rows: Tensor, temperature,
+def _metric_from_inverse(inverse: Tensor) -> Tensor:
+    """G = (G^-1)^-1 through the Cholesky factor of G^-1: (B, d, d) -> (B, d, d)."""
+    return torch.cholesky_inverse(torch.linalg.cholesky(inverse))
+
+
+def _log_det_from_inverse(inverse: Tensor) -> Tensor:
+    """log det G = -log det G^-1, from the Cholesky factor of G^-1: (B, d, d) -> (B,)."""
+    return -log_det_from_factor(torch.linalg.cholesky(inverse))
+
+
+def _weighted_centroid_gradient(z: Tensor, centroids: Tensor, gram: Tensor, rows: Tensor, temperature,
                                 chunk_elements: int) -> Tensor:
     """sum_i w_i(z) <R_b, M_i> (z - c_i) for per-point d x d matrices R_b: -> (B, d).
 
-    ``rows`` (B, d*d) holds the flattened R_b, ``flat_gram`` (N, d*d) the flattened M_i. Both closed
-    forms below reduce to this sum: tr(G M_i) (R = G) and q^T M_i q (R = q q^T).
+    ``rows`` (B, d*d) holds the flattened R_b, ``gram`` (N, d, d) the M_i. Both closed forms
+    reduce to this sum: tr(G M_i) (R = G) and q^T M_i q (R = q q^T), for symmetric M_i.
     """
     n_batch, dim = z.shape
+    flat_gram = gram.reshape(gram.shape[0], dim * dim)
     coef_sum = z.new_zeros(n_batch, 1)
     coef_centroids = torch.zeros_like(z)
     for part in centroid_chunks(n_batch, centroids.shape[0], dim * dim, chunk_elements):
@@ -88,32 +105,29 @@ def _log_det_and_grad(z: Tensor, centroids: Tensor, gram: Tensor, temperature, l
     """(log det G(z) (B,), d/dz log det G(z) (B, d)) from M_i (N, d, d), one Cholesky factorisation."""
     n_batch, dim = z.shape
     factor = torch.linalg.cholesky(_inverse_metric(z, centroids, gram, temperature, lam, chunk_elements))
-    metric = torch.cholesky_inverse(factor).reshape(n_batch, dim * dim)
-    # tr(G M_i) = sum_jk G_jk M_i,jk for symmetric G and M_i
-    weighted = _weighted_centroid_gradient(z, centroids, gram.reshape(gram.shape[0], dim * dim), metric,
-                                           temperature, chunk_elements)
+    metric = torch.cholesky_inverse(factor).reshape(n_batch, dim * dim)  # tr(G M_i) = <G, M_i>
+    weighted = _weighted_centroid_gradient(z, centroids, gram, metric, temperature, chunk_elements)
     return -log_det_from_factor(factor), (2.0 / temperature**2) * weighted
 
 
 def _grad_inverse_quadratic_form(z: Tensor, momentum: Tensor, centroids: Tensor, gram: Tensor, temperature,
                                  chunk_elements: int) -> Tensor:
-    """d/dz (q^T G^-1(z) q) = sum_i (q^T M_i q) w_i(z) (-2 / T^2) (z - c_i): z, q (B, d) -> (B, d)."""
+    """d/dz (q^T G^-1(z) q) = (-2 / T^2) sum_i w_i(z) (q^T M_i q) (z - c_i): z, q (B, d) -> (B, d)."""
     n_batch, dim = z.shape
-    outer = (momentum[:, :, None] * momentum[:, None, :]).reshape(n_batch, dim * dim)
-    weighted = _weighted_centroid_gradient(z, centroids, gram.reshape(gram.shape[0], dim * dim), outer,
-                                           temperature, chunk_elements)
+    outer = (momentum[:, :, None] * momentum[:, None, :]).reshape(n_batch, dim * dim)  # q^T M_i q = <q q^T, M_i>
+    weighted = _weighted_centroid_gradient(z, centroids, gram, outer, temperature, chunk_elements)
     return (-2.0 / temperature**2) * weighted
 
 
-def rhvae_inverse_metric(
-    z: Tensor,
-    centroids: Tensor,
-    cholesky: Tensor,
-    temperature: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
+# ------------------------------------------------------------ public functions, on L_i (N, d, d)
+
+
+def rhvae_inverse_metric(z: Tensor, centroids: Tensor, cholesky: Tensor, temperature: Scalar, lam: Scalar,
+                         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
     """G^-1(z) = sum_i L_i L_i^T w_i(z) + lam I.
+
+    The ``rhvae_*`` functions below take the same arguments (and
+    :func:`rhvae_grad_inverse_quadratic_form` no ``lam``); each is differentiable in all of them.
 
     Args:
         z: latent points, (B, d).
@@ -126,57 +140,45 @@ def rhvae_inverse_metric(
     Returns:
         (B, d, d) symmetric positive-definite matrices.
     """
-    return _inverse_metric(z, centroids, _gram(cholesky), temperature, lam, chunk_elements)
+    return _inverse_metric(z, centroids, _checked_gram(centroids, cholesky), temperature, lam, chunk_elements)
 
 
-def rhvae_metric(
-    z: Tensor,
-    centroids: Tensor,
-    cholesky: Tensor,
-    temperature: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
+def rhvae_metric(z: Tensor, centroids: Tensor, cholesky: Tensor, temperature: Scalar, lam: Scalar,
+                 chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
     """G(z), the inverse of :func:`rhvae_inverse_metric` computed through its Cholesky factor: (B, d, d)."""
-    inverse = rhvae_inverse_metric(z, centroids, cholesky, temperature, lam, chunk_elements)
-    return torch.cholesky_inverse(torch.linalg.cholesky(inverse))
+    return _metric_from_inverse(rhvae_inverse_metric(z, centroids, cholesky, temperature, lam, chunk_elements))
 
 
-def rhvae_log_det_metric(
-    z: Tensor,
-    centroids: Tensor,
-    cholesky: Tensor,
-    temperature: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
+def rhvae_log_det_metric(z: Tensor, centroids: Tensor, cholesky: Tensor, temperature: Scalar, lam: Scalar,
+                         chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
     """log det G(z) = -log det G^-1(z), from the Cholesky factor of G^-1: (B,)."""
-    inverse = rhvae_inverse_metric(z, centroids, cholesky, temperature, lam, chunk_elements)
-    return -log_det_from_factor(torch.linalg.cholesky(inverse))
+    return _log_det_from_inverse(rhvae_inverse_metric(z, centroids, cholesky, temperature, lam, chunk_elements))
 
 
 def rhvae_log_det_and_grad_log_det_metric(
-    z: Tensor,
-    centroids: Tensor,
-    cholesky: Tensor,
-    temperature: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> tuple[Tensor, Tensor]:
+        z: Tensor, centroids: Tensor, cholesky: Tensor, temperature: Scalar, lam: Scalar,
+        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> tuple[Tensor, Tensor]:
     """log det G(z) (B,) and its closed-form gradient in z (B, d), sharing one Cholesky factorisation."""
-    return _log_det_and_grad(z, centroids, _gram(cholesky), temperature, lam, chunk_elements)
+    gram = _checked_gram(centroids, cholesky)
+    return _log_det_and_grad(z, centroids, gram, temperature, lam, chunk_elements)
 
 
-def rhvae_grad_log_det_metric(
-    z: Tensor,
-    centroids: Tensor,
-    cholesky: Tensor,
-    temperature: float | Tensor,
-    lam: float | Tensor,
-    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-) -> Tensor:
+def rhvae_grad_log_det_metric(z: Tensor, centroids: Tensor, cholesky: Tensor, temperature: Scalar, lam: Scalar,
+                              chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
     """d/dz log det G(z) = (2 / T^2) sum_i w_i(z) tr(G(z) M_i) (z - c_i), closed form: (B, d)."""
     return rhvae_log_det_and_grad_log_det_metric(z, centroids, cholesky, temperature, lam, chunk_elements)[1]
+
+
+def rhvae_grad_inverse_quadratic_form(z: Tensor, momentum: Tensor, centroids: Tensor, cholesky: Tensor,
+                                      temperature: Scalar, chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> Tensor:
+    """d/dz (q^T G^-1(z) q) = (-2 / T^2) sum_i w_i(z) |L_i^T q|^2 (z - c_i): z, q (B, d) -> (B, d).
+
+    The position force of the velocity term 1/2 v^T G^-1(z) v in the RHVAE's generalised leapfrog
+    (thesis ch. 1, eq. 1.5; Girolami & Calderhead 2011, eq. 16-18). lam does not enter: lam |q|^2
+    does not depend on z.
+    """
+    gram = _checked_gram(centroids, cholesky)
+    return _grad_inverse_quadratic_form(z, momentum, centroids, gram, temperature, chunk_elements)
 
 
 class RHVAEMetric(KernelMetric):
@@ -196,24 +198,11 @@ class RHVAEMetric(KernelMetric):
 
     _resizable = ("centroids", "cholesky")
 
-    def __init__(
-        self,
-        centroids: Tensor,
-        cholesky: Tensor,
-        temperature: float = 1.5,
-        lam: float = 1e-2,
-        chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
-    ) -> None:
-        super().__init__()
-        _check_rhvae_shapes(centroids, cholesky)
-        if temperature <= 0 or lam <= 0:
-            raise ValueError(f"temperature and lam must be positive, got {temperature}, {lam}")
-        self.temperature = float(temperature)
-        self.lam = float(lam)
-        self.chunk_elements = int(chunk_elements)
-        self.register_buffer("centroids", centroids.detach().clone())
-        self.register_buffer("cholesky", cholesky.detach().clone())
-        self.register_buffer("gram", _gram(self.cholesky), persistent=False)
+    def __init__(self, centroids: Tensor, cholesky: Tensor, temperature: float = 1.5, lam: float = 1e-2,
+                 chunk_elements: int = DEFAULT_CHUNK_ELEMENTS) -> None:
+        _check_shapes(centroids, cholesky)
+        super().__init__((centroids, cholesky), chunk_elements, temperature=temperature, lam=lam)
+        self.register_buffer("gram", _checked_gram(self.centroids, self.cholesky), persistent=False)
 
     @classmethod
     def empty(cls, latent_dim: int, temperature: float = 1.5, lam: float = 1e-2, **kwargs) -> "RHVAEMetric":
@@ -222,7 +211,7 @@ class RHVAEMetric(KernelMetric):
 
     def set_centroids(self, centroids: Tensor, cholesky: Tensor) -> None:
         """Replace c_i (N, d) and L_i (N, d, d) (detached copies in the buffers' dtype and device)."""
-        _check_rhvae_shapes(centroids, cholesky)
+        _check_shapes(centroids, cholesky)
         if centroids.shape[1] != self.latent_dim:
             raise ValueError(f"latent dim {centroids.shape[1]} != {self.latent_dim}")
         like = self.centroids
@@ -231,37 +220,26 @@ class RHVAEMetric(KernelMetric):
         self._refresh()
 
     def _refresh(self) -> None:
-        self.gram = _gram(self.cholesky)
+        self.gram = _checked_gram(self.centroids, self.cholesky)
 
     def inverse(self, z: Tensor) -> Tensor:
         return _inverse_metric(z, self.centroids, self.gram, self.temperature, self.lam, self.chunk_elements)
 
     def metric(self, z: Tensor) -> Tensor:
-        return torch.cholesky_inverse(torch.linalg.cholesky(self.inverse(z)))
+        return _metric_from_inverse(self.inverse(z))
 
     def log_det_metric(self, z: Tensor) -> Tensor:
         """log det G(z) = -log det G^-1(z): (B, d) -> (B,)."""
-        return -log_det_from_factor(torch.linalg.cholesky(self.inverse(z)))
+        return _log_det_from_inverse(self.inverse(z))
 
     def log_det_and_grad_log_det_metric(self, z: Tensor) -> tuple[Tensor, Tensor]:
         return _log_det_and_grad(z, self.centroids, self.gram, self.temperature, self.lam, self.chunk_elements)
 
     def grad_inverse_quadratic_form(self, z: Tensor, momentum: Tensor) -> Tensor:
-        """d/dz (q^T G^-1(z) q) = sum_i (q^T M_i q) w_i(z) (-2 / T^2) (z - c_i): z, q (B, d) -> (B, d).
+        """d/dz (q^T G^-1(z) q), as :func:`rhvae_grad_inverse_quadratic_form`: z, q (B, d) -> (B, d).
 
         Twice the position gradient of the geodesic Hamiltonian H(z, q) = 1/2 q^T G^-1(z) q
-        (thesis ch. 2, alg. 2); lam I does not depend on z.
+        (thesis ch. 2, alg. 2).
         """
         return _grad_inverse_quadratic_form(z, momentum, self.centroids, self.gram, self.temperature,
                                             self.chunk_elements)
-
-    def _hyper_repr(self) -> str:
-        return f"temperature={self.temperature}, lam={self.lam}"
-
-
-def _check_rhvae_shapes(centroids: Tensor, cholesky: Tensor) -> None:
-    if centroids.ndim != 2 or cholesky.ndim != 3:
-        raise ValueError(f"expected centroids (N, d) and cholesky (N, d, d), got {tuple(centroids.shape)}, {tuple(cholesky.shape)}")
-    n, d = centroids.shape
-    if cholesky.shape != (n, d, d):
-        raise ValueError(f"cholesky must be {(n, d, d)}, got {tuple(cholesky.shape)}")
