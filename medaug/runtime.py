@@ -1,7 +1,7 @@
 """Where and how a stage computes: the torch device and the number of intra-op threads.
 
 The parameter files name the thread count per stage (``train_vae.threads``, ``sample.threads``,
-``sample.sampler_threads``, ``classify.num_threads``, ``audit.threads``); every stage applies it
+``sample.sampler_threads``, ``classify.threads``, ``audit.threads``); every stage applies it
 through :func:`set_threads` (or, for one block, :func:`torch_threads`).
 """
 

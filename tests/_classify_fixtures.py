@@ -76,7 +76,7 @@ def make_classification_cohort(root: Path, seed: int = 0) -> dict:
         "out_dir": str(root / "classify"),
         "seed": 7,
         "runs": [0, 1],
-        "num_threads": 1,
+        "threads": 1,
         "network": {"name": "small", "dropout": 0.5},
         "training": {"budget": {"unit": "epochs", "epochs": 3, "steps": None, "eval_every": None}, "batch_size": 4, "learning_rate": 1.0e-3, "weight_decay": 0.0,
                      "device": "cpu", "progress": False},

@@ -90,7 +90,7 @@ def train_run(params: Mapping[str, Any], trainset: str, run_index: int) -> dict[
     spec = trainset_spec(params, trainset)
     if run_index not in [int(r) for r in params["runs"]]:
         raise ValueError(f"run {run_index} is not in classify.runs {params['runs']}")
-    set_threads(int(params.get("num_threads", 1)))
+    set_threads(int(params["threads"]))
     seed = int(params["seed"]) + run_index
 
     splits = checked_splits(params)
@@ -151,7 +151,7 @@ def load_test_cohorts(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
 def evaluate_runs(params: Mapping[str, Any]) -> dict[str, Any]:
     """Evaluate every (trainset, run) on every test cohort; write ``predictions.tsv``, ``runs.tsv``
     and the metrics ``{trainset: {cohort: {metric: {mean, std}, n_runs}}}``; return the metrics."""
-    set_threads(int(params.get("num_threads", 1)))
+    set_threads(int(params["threads"]))
     evaluation = params["evaluate"]
     cohorts = load_test_cohorts(params)
     predictions, rows = [], []
