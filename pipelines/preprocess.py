@@ -4,7 +4,8 @@
 
 Per cohort ``C`` (``params.preprocess.cohorts``): reads ``<bids_dir>/C`` (or, with ``input: caps``,
 the ``desc-Crop`` images of ``<caps_dir>/C``), writes the CAPS ``<caps_dir>/C`` and
-``<out_dir>/C/{images.tsv, model_ready.npy|tsv|json, qc_montage.png}``. Exits 1 listing the failed
+``<out_dir>/C/{images.tsv, model_ready.npy|tsv|json, qc_montage.png}`` and ``<metrics_dir>/C.json``
+(counts, images reused from an earlier run, median seconds per image). Exits 1 listing the failed
 images unless ``allow_failures``.
 """
 
@@ -25,7 +26,8 @@ logger = logging.getLogger("pipelines.preprocess")
 def run_cohort(params: dict, cohort: str) -> list[str]:
     """Preprocess one cohort; return the failure messages."""
     from medaug.preprocess.caps import write_caps_description
-    from medaug.preprocess.cohort import preprocess_cohort
+    from medaug.io import write_json
+    from medaug.preprocess.cohort import preprocess_cohort, run_summary
     from medaug.preprocess.jobs import bids_jobs, caps_jobs, read_session_list
     from medaug.preprocess.run import PreprocessSettings
 
@@ -48,8 +50,10 @@ def run_cohort(params: dict, cohort: str) -> list[str]:
         qc_threshold=float(params["qc_ncc_threshold"]), exclude_flagged=bool(params["exclude_qc_flagged"]),
         head_fit_threshold=float(params["qc_head_fit_threshold"]), name=cohort,
     )
-    counts = table["status"].value_counts().to_dict()
-    logger.info("%s: %d images, %s, median %.1f s/image", cohort, len(table), counts, table["seconds"].median())
+    summary = run_summary(table)
+    write_json(summary, Path(params["metrics_dir"]) / f"{cohort}.json")
+    logger.info("%s: %d images, %s, %d reused, median %s s/image", cohort, summary["images"], summary["status"],
+                summary["reused"], summary["median_seconds_per_image"])
     return [str(e) for e in table.loc[table["status"] == "error", "error"]]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import sys
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs_run": result.epochs_run,
         "stop_reason": result.stop_reason,
         "restarts": result.restarts,
+        "median_seconds_per_epoch": round(statistics.median(row["seconds"] for row in result.history), 3) if result.history else None,
         # does the model generate? spread of its reconstructions vs real and rank-d PCA (medaug.models.diagnostics)
         "diagnostics": reconstruction_diagnostics(model, train, val, batch_size=int(params["training"]["eval_batch_size"])),
     }

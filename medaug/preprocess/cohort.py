@@ -4,7 +4,8 @@ Outputs under ``out_dir``::
 
     images.tsv            every job: participant_id, session_id, source, status (ok / qc_flagged /
                           error), ncc, head_fit, head_margin_mm, qc_pass, qc_reason, in_model_ready,
-                          reused, seconds, error
+                          error (the same bytes on every run: wall times and reuse are in
+                          :func:`run_summary`, which the stage writes to its metrics)
     model_ready.npy|.tsv|.json   the stack of model-ready volumes (see :mod:`model_ready`)
     qc_montage.png        one row per image that got through registration; a flagged one in red,
                           with its reason
@@ -33,7 +34,11 @@ from medaug.preprocess.t1_linear import cropped_template
 from medaug.preprocess.template import TEMPLATE_SPACE
 
 IMAGE_COLUMNS = ["participant_id", "session_id", "source", "status", "ncc", "head_fit", "head_margin_mm",
-                 "qc_pass", "qc_reason", "in_model_ready", "reused", "seconds", "error"]
+                 "qc_pass", "qc_reason", "in_model_ready", "error"]
+"""The columns of ``images.tsv``."""
+
+RUN_COLUMNS = ["reused", "seconds"]
+"""Columns of the returned table that describe this run, not the images; left out of ``images.tsv``."""
 
 
 def qc_reason(outcome: ImageOutcome, qc_threshold: float, head_fit_threshold: float = MIN_HEAD_FIT) -> str:
@@ -68,14 +73,33 @@ def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclud
             "in_model_ready": o.status == "ok" and (qc_pass or not exclude_flagged),
             "reused": o.reused, "seconds": o.seconds, "error": o.error,
         })
-    return pd.DataFrame(rows, columns=IMAGE_COLUMNS)
+    return pd.DataFrame(rows, columns=IMAGE_COLUMNS + RUN_COLUMNS)
+
+
+def run_summary(table: pd.DataFrame) -> dict:
+    """Counts and timing of one run of :func:`preprocess_cohort` (its returned table), for the metrics.
+
+    ``median_seconds_per_image`` is over the images registered in this run (None when every image
+    was reused or failed before registration).
+    """
+    registered = table[(table["status"] != "error") & ~table["reused"].astype(bool)]
+    return {
+        "images": len(table),
+        "status": {status: int(n) for status, n in table["status"].value_counts().sort_index().items()},
+        "in_model_ready": int(table["in_model_ready"].astype(bool).sum()),
+        "reused": int(table["reused"].astype(bool).sum()),
+        "median_seconds_per_image": round(float(registered["seconds"].median()), 3) if len(registered) else None,
+    }
 
 
 def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, out_dir: str | Path, *,
                       n_jobs: int = 1, itk_threads: int = 1, qc_threshold: float = 0.8,
                       exclude_flagged: bool = True, progress: bool = True, name: str = "",
                       head_fit_threshold: float = MIN_HEAD_FIT) -> pd.DataFrame:
-    """Run every job, then write ``images.tsv``, the model-ready stack and the QC montage; return the table."""
+    """Run every job, then write ``images.tsv``, the model-ready stack and the QC montage.
+
+    Returns the table of ``images.tsv`` with :data:`RUN_COLUMNS` added (see :func:`run_summary`).
+    """
     out_dir = Path(out_dir)
     outcomes: list[ImageOutcome | None] = [None] * len(jobs)
     bar = tqdm(total=len(jobs), desc=f"preprocess {name}".strip(), unit="image", disable=not progress)
@@ -117,7 +141,7 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
         labels=[_montage_label(o, reasons[(o.participant_id, o.session_id)]) for o in shown],
         flagged=[bool(flagged[(o.participant_id, o.session_id)]) for o in shown],
     )
-    write_tsv(table, out_dir / "images.tsv")
+    write_tsv(table[IMAGE_COLUMNS], out_dir / "images.tsv")
     return table
 
 

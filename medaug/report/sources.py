@@ -49,6 +49,7 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
         split_metrics=Path(params["split"]["metrics"]),
         qc_tables={c: qc_dir / c / "images.tsv" for c in preprocess["cohorts"]},
         qc_montages={c: qc_dir / c / "qc_montage.png" for c in preprocess["cohorts"]},
+        qc_metrics={c: Path(preprocess["metrics_dir"]) / f"{c}.json" for c in preprocess["cohorts"]},
         cohort_montages={c: Path(generated["results_dir"]) / f"{c}_montage.png" for c in generated.get("cohorts") or {}},
         vae_curves={label: (vae_dir / label / "training_curve.tsv", vae_dir / label / "training_curve.png")
                     for label in labels},

@@ -150,9 +150,10 @@ def paired_runs_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: 
                                        "runs with a gain", "mean [interval]"])
 
 
-def qc_table(images: Mapping[str, pd.DataFrame], decimals: int) -> pd.DataFrame:
-    """Per cohort: images by preprocessing status, images kept for the models, NCC median / min,
-    median seconds per image (``images.tsv`` of the preprocess stage)."""
+def qc_table(images: Mapping[str, pd.DataFrame], decimals: int, runs: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Per cohort: images by preprocessing status, images kept for the models, NCC median / min
+    (``images.tsv`` of the preprocess stage), and the median seconds per registered image of the
+    last run (``runs``: cohort -> the stage's metrics, ``median_seconds_per_image``; "n/a" if absent)."""
     rows = []
     for cohort, frame in images.items():
         status = frame["status"].value_counts()
@@ -163,7 +164,7 @@ def qc_table(images: Mapping[str, pd.DataFrame], decimals: int) -> pd.DataFrame:
             "error": int(status.get("error", 0)),
             "in model-ready": int(frame["in_model_ready"].astype(str).str.lower().eq("true").sum()),
             "NCC median": number(ncc.median(), decimals + 2), "NCC min": number(ncc.min(), decimals + 2),
-            "median s / image": number(frame["seconds"].astype(float).median(), decimals),
+            "median s / image": number((runs or {}).get(cohort, {}).get("median_seconds_per_image"), decimals),
         })
     return pd.DataFrame(rows)
 

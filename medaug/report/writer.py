@@ -27,7 +27,7 @@ from medaug.report.trainsets import TrainingSet
 from medaug.io import atomic_directory, atomic_path
 
 BA_PLOT = "balanced_accuracy_vs_synthetic.png"
-QC_COLUMNS = ("participant_id", "session_id", "status", "ncc", "in_model_ready", "seconds")
+QC_COLUMNS = ("participant_id", "session_id", "status", "ncc", "in_model_ready")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class ReportSources:
     sample_metrics: Sequence[Path]        # metrics/sample_*.json
     vae_metrics: Mapping[str, Path] = field(default_factory=dict)  # label -> train_vae metrics (optional)
     timings: Sequence[Path] = ()          # metrics/timings/*.json (optional)
+    qc_metrics: Mapping[str, Path] = field(default_factory=dict)  # cohort -> metrics/preprocess/<cohort>.json (optional)
     audit_dir: Path | None = None         # results/audit (stage audit; optional)
     training_budget: str | None = None    # classify.training.budget in words (optional), e.g.
                                           # "540 optimisation steps, validation every 18 steps"
@@ -166,10 +167,11 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
         out += [f"### {label}", "", md.image(f"{label} training curve", figure[f"vae:{label}"]), ""]
 
     images = {cohort: read_table(p, QC_COLUMNS) for cohort, p in sources.qc_tables.items()}
+    qc_runs = {cohort: _json(p) for cohort, p in sources.qc_metrics.items() if Path(p).is_file()}
     flagged = tables.flagged_images(images, d)
     out += ["## Preprocessing quality control", "",
             "NCC: normalised cross-correlation with the template inside its brain mask.", "",
-            md.table(tables.qc_table(images, d)), ""]
+            md.table(tables.qc_table(images, d, qc_runs)), ""]
     out += ["Flagged or failed images:", "", md.table(flagged) if len(flagged) else "None.", ""]
     for cohort in sources.qc_montages:
         out += [f"### {cohort}", "", md.image(f"{cohort} QC montage", figure[f"qc:{cohort}"]), ""]

@@ -9,20 +9,25 @@ import pandas as pd
 
 from medaug.io import write_figure, write_tsv
 
-__all__ = ["write_training_curves"]
+__all__ = ["RUN_COLUMNS", "write_training_curves"]
+
+RUN_COLUMNS = ("seconds",)
+"""History columns that differ from run to run and stay out of the curve table."""
 
 
 def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.PathLike, png_path: str | os.PathLike | None, best_epoch: int | None = None) -> None:
     """Write ``history`` (dicts with at least ``epoch`` and ``train_elbo``; ``val_elbo`` optional).
 
-    ``png_path`` None writes the table only.
+    ``png_path`` None writes the table only. The table leaves out :data:`RUN_COLUMNS` (wall-clock
+    seconds), so that a rerun writes the same bytes and DVC sees an unchanged output; the stage
+    reports timings in its metrics instead.
     The figure plots the per-sample ELBO (nats) of the training set and, when present, of the
     validation set against the epoch, and marks the selected (best) epoch and, when the history
     has a ``warmup`` column, the end of the warm-up on the plain VAE bound (those epochs are
     shaded: their training ELBO is the VAE bound, not the RHVAE's).
     """
     frame = pd.DataFrame(history)
-    write_tsv(frame, tsv_path)
+    write_tsv(frame.drop(columns=list(RUN_COLUMNS), errors="ignore"), tsv_path)
     if png_path is None:
         return
     import matplotlib

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import nibabel as nib
@@ -25,7 +26,7 @@ def _params(tmp_path: Path, **overrides) -> Path:
     t1 = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(COARSE).items()}
     params = {
         "cohorts": ["tiny"], "bids_dir": str(tmp_path / "bids"), "caps_dir": str(tmp_path / "caps"),
-        "out_dir": str(tmp_path / "out"), "input": "bids", "sessions_tsv": None, "session_id": "ses-M000",
+        "out_dir": str(tmp_path / "out"), "metrics_dir": str(tmp_path / "metrics"), "input": "bids", "sessions_tsv": None, "session_id": "ses-M000",
         "n_jobs": 1, "itk_threads": 1, "force": False, "allow_failures": False, "qc_ncc_threshold": 0.5, "qc_head_fit_threshold": 0.75,
         "exclude_qc_flagged": True, "target_shape": [21, 26, 22], "antialias": True,
         "rescale_percentiles": [0.0, 100.0], "t1_linear": t1,
@@ -96,9 +97,14 @@ def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, ti
 
     # second run: finished images are reused, not registered again; failures tolerated when allowed
     mtime = crop.stat().st_mtime_ns
+    first_table = (tmp_path / "out/tiny/images.tsv").read_bytes()
     assert stage.main(["--params", str(_params(tmp_path, allow_failures=True))]) == 0
     again = pd.read_csv(tmp_path / "out/tiny/images.tsv", sep="\t").set_index("participant_id")
-    assert again.loc["sub-01", "reused"] and crop.stat().st_mtime_ns == mtime
+    assert crop.stat().st_mtime_ns == mtime
+    # images.tsv holds no run-dependent column (reuse, seconds): a rerun writes the same bytes
+    assert (tmp_path / "out/tiny/images.tsv").read_bytes() == first_table
+    summary = json.loads((tmp_path / "metrics/tiny.json").read_text())
+    assert summary["reused"] == summary["images"] - 4 and summary["median_seconds_per_image"] is None
     assert again.loc["sub-01", "ncc"] == pytest.approx(table.loc["sub-01", "ncc"])
 
 
@@ -132,6 +138,7 @@ def test_stage_accepts_an_existing_clinica_caps(tmp_path):
         nib.save(nib.Nifti1Image(data.astype(np.float32), box_image.affine), path)
     assert stage.main(["--params", str(_params(tmp_path, input="caps"))]) == 0
     table = pd.read_csv(tmp_path / "out/tiny/images.tsv", sep="\t")
-    assert list(table["status"]) == ["ok", "ok"] and (table["ncc"] > 0.95).all() and table["reused"].all()
+    assert list(table["status"]) == ["ok", "ok"] and (table["ncc"] > 0.95).all()
+    assert json.loads((tmp_path / "metrics/tiny.json").read_text())["reused"] == 2
     stack, index, _ = load_stack(tmp_path / "out/tiny/model_ready")
     assert stack.shape == (2, 21, 26, 22) and list(index["participant_id"]) == ["sub-A", "sub-B"]

@@ -195,3 +195,14 @@ def test_session_rows_follow_the_split_and_drop_qc_exclusions(caplog):
         session_rows(index.iloc[1:], split, "train.tsv")
     with pytest.raises(ModelReadyError, match=r"train.tsv: missing column\(s\) \['session_id'\]"):
         session_rows(index, split.drop(columns="session_id"), "train.tsv")
+
+
+def test_run_summary_counts_reuse_and_times_only_registered_images():
+    from medaug.preprocess.cohort import run_summary
+
+    table = pd.DataFrame({"status": ["ok", "ok", "qc_flagged", "error"], "in_model_ready": [True, True, False, False],
+                          "reused": [True, False, False, False], "seconds": [0.1, 4.0, 6.0, 0.01]})
+    assert run_summary(table) == {"images": 4, "status": {"error": 1, "ok": 2, "qc_flagged": 1}, "in_model_ready": 2,
+                                  "reused": 1, "median_seconds_per_image": 5.0}
+    table["reused"] = [True, True, True, False]
+    assert run_summary(table)["median_seconds_per_image"] is None

@@ -61,7 +61,8 @@ def fake_pipeline(root: Path) -> dict:
     params = {
         "cohort": {"results_dir": str(root / "results/cohort"), "cohorts": {c: {} for c in COHORTS}},
         "split": {"metrics": str(root / "metrics/split.json")},
-        "preprocess": {"out_dir": str(root / "data/preprocess"), "cohorts": list(COHORTS)},
+        "preprocess": {"out_dir": str(root / "data/preprocess"), "metrics_dir": str(root / "metrics/preprocess"),
+                       "cohorts": list(COHORTS)},
         "train_vae": {"out_dir": str(root / "data/models"), "metrics_dir": str(root / "metrics/train_vae")},
         "sample": {"labels": list(LABELS), "sampler": "hmc", "n": 20, "montage_volumes": 2, "out_dir": str(root / "data/synthetic"),
                    "metrics_dir": str(root / "metrics")},
@@ -89,10 +90,11 @@ def fake_pipeline(root: Path) -> dict:
             "participant_id": [f"sub-{cohort[:4]}{i}" for i in range(4)], "session_id": "ses-M000",
             "source": "bids", "status": ["ok", "ok", "qc_flagged", "error"], "ncc": [0.9, 0.8, 0.3, None],
             "qc_pass": [True, True, False, False], "in_model_ready": [True, True, False, False],
-            "reused": False, "seconds": [10.0, 12.0, 11.0, 1.0], "error": [None, None, None, "boom"]})
+            "error": [None, None, None, "boom"]})
         (root / "data/preprocess" / cohort).mkdir(parents=True)
         images.to_csv(root / "data/preprocess" / cohort / "images.tsv", sep="\t", index=False, na_rep="n/a")
         write_png(root / "data/preprocess" / cohort / "qc_montage.png")
+        write_json(root / "metrics/preprocess" / f"{cohort}.json", {"images": 4, "reused": 0, "median_seconds_per_image": 11.0})
         write_png(root / "results/cohort" / f"{cohort}_montage.png")
     for label in LABELS:
         curve = root / "data/models" / label / "training_curve.tsv"
@@ -236,7 +238,8 @@ def test_qc_split_sampler_vae_and_timing_sections(built) -> None:
     qc = section(text, "Preprocessing quality control")
     qc_rows = [dict(zip(table_rows(qc)[0], r)) for r in table_rows(qc)[1:3]]
     assert qc_rows[0] == {**qc_rows[0], "images": "4", "ok": "2", "qc_flagged": "1", "error": "1",
-                               "in model-ready": "2", "NCC median": "0.800", "NCC min": "0.300"}
+                               "in model-ready": "2", "NCC median": "0.800", "NCC min": "0.300",
+                               "median s / image": "11.0"}
     assert "boom" in qc and "sub-demo2" in qc and "sub-demo0" not in qc
     splits = table_rows(section(text, "Cohorts and splits"))
     assert ["demo-train", "train", "6", "5", "11"] in splits
