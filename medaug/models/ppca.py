@@ -73,7 +73,8 @@ def fit_ppca(data: Tensor, latent_size: int, noise_std: float, chunk_size: int =
 
     The eigenvectors come from the N x N Gram matrix G = X_c X_c^T / N (float64): if G a = lambda a
     with |a| = 1, then u = X_c^T a / sqrt(N lambda) is the matching unit eigenvector of S. Cost:
-    O(N^2 D), memory O(N D) in data's dtype plus one float64 block, so it scales to full-resolution
+    O(N^2 D) in two passes over the data (the Gram matrix, then every component at once), memory
+    O(N D) in data's dtype plus one float64 block, so it scales to full-resolution
     volumes where a D x D covariance could not be formed.
     """
     if data.ndim < 2 or data.shape[0] == 0:
@@ -97,16 +98,13 @@ def fit_ppca(data: Tensor, latent_size: int, noise_std: float, chunk_size: int =
     kept = min(int(latent_size), n)
     # Eigenvalues at round-off level belong to the null space of the centred data (rank <= N - 1).
     tolerance = max(float(eigenvalues[0]), 0.0) * n * 1e-12
-    components = torch.zeros(int(latent_size), flat.shape[1], dtype=flat.dtype, device=flat.device)
+    kept = int((eigenvalues[:kept] > tolerance).sum())
     values = torch.zeros(int(latent_size), dtype=torch.float64, device=flat.device)
-    for i in range(kept):
-        value = float(eigenvalues[i])
-        if value <= tolerance:
-            break
-        direction = torch.zeros(flat.shape[1], dtype=torch.float64, device=flat.device)
-        for start in range(0, flat.shape[1], chunk_size):
-            block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
-            direction[start : start + chunk_size] = block.T @ vectors[:, i]
-        components[i] = (direction / (n * value) ** 0.5).to(flat.dtype)
-        values[i] = value
+    values[:kept] = eigenvalues[:kept]
+    # u_i = X_c^T a_i / sqrt(N lambda_i), all kept components in one pass over the data
+    scaled = vectors[:, :kept] / (n * values[:kept]).sqrt()  # (N, kept)
+    components = torch.zeros(int(latent_size), flat.shape[1], dtype=flat.dtype, device=flat.device)
+    for start in range(0, flat.shape[1], chunk_size):
+        block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
+        components[:kept, start : start + chunk_size] = (block.T @ scaled).T.to(flat.dtype)
     return PPCAFit(mean.to(flat.dtype), components, values.to(flat.dtype), float(noise_std))
