@@ -9,10 +9,14 @@ import pandas as pd
 
 from medaug.io import write_figure, write_tsv
 
-__all__ = ["RUN_COLUMNS", "write_training_curves"]
+__all__ = ["LEADING_COLUMNS", "RUN_COLUMNS", "write_training_curves"]
 
 RUN_COLUMNS = ("seconds",)
 """History columns that differ from run to run and stay out of the curve table."""
+
+LEADING_COLUMNS = ("epoch", "warmup", "train_elbo", "val_elbo")
+"""The curve table's first columns; the others follow in alphabetical order, so the table does not
+depend on the order of the history's keys (a run resumed from a saved state reads them back sorted)."""
 
 
 def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.PathLike, png_path: str | os.PathLike | None, best_epoch: int | None = None) -> None:
@@ -27,7 +31,9 @@ def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.Pa
     shaded: their training ELBO is the VAE bound, not the RHVAE's).
     """
     frame = pd.DataFrame(history)
-    write_tsv(frame.drop(columns=list(RUN_COLUMNS), errors="ignore"), tsv_path)
+    frame = frame.drop(columns=list(RUN_COLUMNS), errors="ignore")
+    leading = [c for c in LEADING_COLUMNS if c in frame.columns]
+    write_tsv(frame[leading + sorted(set(frame.columns) - set(leading))], tsv_path)
     if png_path is None:
         return
     import matplotlib

@@ -18,3 +18,13 @@ def test_curve_table_leaves_out_wall_times_so_a_rerun_writes_the_same_bytes(tmp_
     assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes()
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     assert history[0]["seconds"] == 0.1  # the caller's history keeps its timings
+
+
+def test_curve_table_columns_do_not_depend_on_the_order_of_the_history_keys(tmp_path):
+    row = {"epoch": 1, "warmup": 0, "train_elbo": -1.0, "val_elbo": -2.0, "train_kl": 3.0, "learning_rate": 1e-3,
+           "train_log_prior": -4.0, "seconds": 0.5}
+    write_training_curves([row], tmp_path / "fresh.tsv", None)
+    write_training_curves([dict(sorted(row.items()))], tmp_path / "resumed.tsv", None)
+    assert (tmp_path / "fresh.tsv").read_bytes() == (tmp_path / "resumed.tsv").read_bytes()
+    assert (tmp_path / "fresh.tsv").read_text().splitlines()[0].split("\t") == [
+        "epoch", "warmup", "train_elbo", "val_elbo", "learning_rate", "train_kl", "train_log_prior"]
