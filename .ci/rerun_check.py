@@ -20,11 +20,23 @@ import yaml
 RUN_RECORDS = ("metrics/", "results/report")
 
 
-def output_hashes(lock: Path) -> dict[str, str]:
-    """path -> md5 of every stage output in ``lock`` (directories by their listing's md5)."""
-    stages = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
+def current_stages() -> set[str]:
+    """The stages of dvc.yaml with these parameters (``foreach`` expanded)."""
+    listing = subprocess.run(["dvc", "stage", "list", "--name-only"], check=True, capture_output=True, text=True)
+    return set(listing.stdout.split())
+
+
+def output_hashes(lock: Path, stages: set[str]) -> dict[str, str]:
+    """path -> md5 of every output of ``stages`` in ``lock`` (directories by their listing's md5).
+
+    The lock may also hold entries of stages these parameters do not define (another profile's
+    runs, for example); they are left out.
+    """
+    locked = (yaml.safe_load(lock.read_text()) or {}).get("stages", {})
     hashes = {}
-    for stage in stages.values():
+    for name, stage in locked.items():
+        if name not in stages:
+            continue
         for out in stage.get("outs", []):
             if not out["path"].startswith(RUN_RECORDS):
                 hashes[out["path"]] = out.get("md5", "")
@@ -36,12 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock", default="dvc.lock")
     args = parser.parse_args(argv)
     lock = Path(args.lock)
-    before = output_hashes(lock)
+    stages = current_stages()
+    before = output_hashes(lock, stages)
     if not before:
         print(f"{lock}: no stage outputs; run dvc repro first", file=sys.stderr)
         return 1
     subprocess.run(["dvc", "repro", "--force"], check=True)
-    after = output_hashes(lock)
+    after = output_hashes(lock, stages)
     changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
     for path in changed:
         print(f"changed on a forced rerun: {path} ({before.get(path)} -> {after.get(path)})", file=sys.stderr)
