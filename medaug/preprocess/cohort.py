@@ -123,6 +123,7 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
         "crop_shape": list(settings.t1_linear.crop_shape),
         "rescale": {"method": "min-max", "percentiles": list(settings.rescale_percentiles)},
         "antialias": settings.antialias,
+        "brain_mask_mm": settings.brain_mask_mm,
         "shape": list(settings.target_shape or settings.t1_linear.crop_shape),
     }
     index = pd.DataFrame({"participant_id": [o.participant_id for o in kept],

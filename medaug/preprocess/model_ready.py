@@ -67,9 +67,37 @@ def min_max_rescale(volume: np.ndarray, percentiles: Sequence[float] = (0.0, 100
     return np.clip((volume - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
+def dilated_mask(mask: np.ndarray, voxel_size_mm: Sequence[float], dilation_mm: float) -> np.ndarray:
+    """Every voxel within ``dilation_mm`` (mm, Euclidean) of the binary ``mask`` (D, H, W): bool (D, H, W).
+
+    ``voxel_size_mm`` gives the grid spacing per axis, so an anisotropic grid dilates by the same
+    distance in every direction. ``dilation_mm`` 0 returns the mask itself.
+    """
+    mask = np.asarray(mask) > 0
+    if not mask.any():
+        raise ValueError("cannot dilate an empty brain mask")
+    if dilation_mm < 0:
+        raise ValueError(f"dilation_mm must be >= 0, got {dilation_mm}")
+    if dilation_mm == 0:
+        return mask
+    distance = ndimage.distance_transform_edt(~mask, sampling=[float(v) for v in voxel_size_mm])
+    return distance <= float(dilation_mm)
+
+
 def model_ready_volume(volume: np.ndarray, target_shape: Sequence[int] | None, antialias: bool,
-                       percentiles: Sequence[float]) -> np.ndarray:
-    """Down-sample (unless ``target_shape`` is None) then min-max rescale one cropped volume."""
+                       percentiles: Sequence[float], brain_mask: np.ndarray | None = None) -> np.ndarray:
+    """Mask (when ``brain_mask`` is given), down-sample (unless ``target_shape`` is None), then
+    min-max rescale one cropped volume (D, H, W).
+
+    ``brain_mask`` (bool, the crop's shape) zeroes every voxel outside it before down-sampling, so
+    the scalp, skull, face and neck, which vary between scanners and heads but carry no disease
+    signal, do not reach the generative models or the classifiers; the anti-aliasing filter then
+    softens the mask's edge. The rescaling range comes from the masked volume (the brain).
+    """
+    if brain_mask is not None:
+        if brain_mask.shape != volume.shape:
+            raise ValueError(f"brain mask shape {brain_mask.shape} differs from the volume's {volume.shape}")
+        volume = np.where(brain_mask, volume, 0.0).astype(np.float32)
     if target_shape is not None:
         volume = downsample(volume, target_shape, antialias)
     return min_max_rescale(volume, percentiles)

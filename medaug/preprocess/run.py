@@ -24,7 +24,7 @@ import numpy as np
 from medaug.io import atomic_path
 from medaug.preprocess import caps
 from medaug.preprocess.head_qc import head_fit
-from medaug.preprocess.model_ready import model_ready_volume
+from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.t1_linear import (
     T1LinearConfig, cropped_template, native_from_template, scratch_directory, t1_linear,
@@ -57,6 +57,7 @@ class PreprocessSettings:
     antialias: bool = True
     rescale_percentiles: tuple[float, float] = (0.0, 100.0)
     force: bool = False
+    brain_mask_mm: float | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], caps_dir: Path) -> "PreprocessSettings":
@@ -73,6 +74,7 @@ class PreprocessSettings:
             antialias=bool(params["antialias"]),
             rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
             force=bool(params["force"]),
+            brain_mask_mm=None if params["model_ready_brain_mask_mm"] is None else float(params["model_ready_brain_mask_mm"]),
         )
 
 
@@ -137,7 +139,9 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
         template = cropped_template(settings.t1_linear)
         outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
         data = np.asarray(cropped.dataobj, dtype=np.float32)
-        outcome.volume = model_ready_volume(data, settings.target_shape, settings.antialias, settings.rescale_percentiles)
+        mask = None if settings.brain_mask_mm is None else _model_ready_mask(settings.t1_linear, settings.brain_mask_mm)
+        outcome.volume = model_ready_volume(data, settings.target_shape, settings.antialias, settings.rescale_percentiles,
+                                            mask)
         outcome.volume_affine = _volume_affine(cropped, data.shape, settings.target_shape)
     except InvalidImageError as err:
         outcome.status, outcome.error = "error", str(err)
@@ -146,6 +150,14 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
         outcome.error = f"{job.source}: {type(err).__name__}: {err}".replace("\n", " ")
     outcome.seconds = round(time.perf_counter() - start, 3)
     return outcome
+
+
+@functools.lru_cache(maxsize=2)
+def _model_ready_mask(config: T1LinearConfig, dilation_mm: float) -> np.ndarray:
+    """The template brain mask on the crop grid, dilated by ``dilation_mm``: bool, the crop's shape."""
+    template = cropped_template(config)
+    spacing = nib.affines.voxel_sizes(template.brain_mask.affine)
+    return dilated_mask(np.asarray(template.brain_mask.dataobj), spacing, dilation_mm)
 
 
 def _score_head_fit(outcome: ImageOutcome, native: nib.Nifti1Image, transform_file: Path) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from medaug.preprocess import caps
 from medaug.preprocess.model_ready import (
-    ModelReadyError, downsample, downsampled_affine, load_stack, min_max_rescale, session_rows, write_stack,
+    ModelReadyError, dilated_mask, downsample, downsampled_affine, load_stack, min_max_rescale, model_ready_volume,
+    session_rows, write_stack,
 )
 from medaug.preprocess.qc import normalised_cross_correlation, save_qc_montage, template_ncc
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, crop_box, load_template
@@ -206,3 +207,28 @@ def test_run_summary_counts_reuse_and_times_only_registered_images():
                                   "reused": 1, "median_seconds_per_image": 5.0}
     table["reused"] = [True, True, True, False]
     assert run_summary(table)["median_seconds_per_image"] is None
+
+
+def test_dilated_mask_grows_by_the_distance_in_mm_on_an_anisotropic_grid():
+    mask = np.zeros((21, 21, 21), bool)
+    mask[10, 10, 10] = True
+    grown = dilated_mask(mask, (1.0, 2.0, 1.0), 4.0)
+    assert grown[14, 10, 10] and not grown[15, 10, 10]   # 4 voxels of 1 mm along axis 0
+    assert grown[10, 12, 10] and not grown[10, 13, 10]   # 2 voxels of 2 mm along axis 1
+    assert np.array_equal(dilated_mask(mask, (1, 1, 1), 0.0), mask)
+    with pytest.raises(ValueError, match="empty"):
+        dilated_mask(np.zeros((3, 3, 3)), (1, 1, 1), 1.0)
+
+
+def test_model_ready_volume_zeroes_what_lies_outside_the_brain_mask():
+    rng = np.random.default_rng(0)
+    volume = rng.uniform(1.0, 2.0, (16, 16, 16)).astype(np.float32)
+    volume[:, :, :4] = 50.0                               # a bright "scalp" outside the mask
+    mask = np.zeros(volume.shape, bool)
+    mask[4:12, 4:12, 4:12] = True
+    masked = model_ready_volume(volume, None, False, (0.0, 100.0), mask)
+    assert np.all(masked[~mask] == 0.0) and masked[mask].max() == 1.0   # rescaled on the brain
+    unmasked = model_ready_volume(volume, None, False, (0.0, 100.0))
+    assert unmasked[mask].max() < 0.05                    # without the mask the scalp sets the range
+    with pytest.raises(ValueError, match="shape"):
+        model_ready_volume(volume, None, False, (0.0, 100.0), mask[:8])
