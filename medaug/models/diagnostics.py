@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from medaug.models.pca import pca_reconstruction
-from medaug.models.vae import VAE, encode_dataset, gaussian_log_likelihood
+from medaug.models.vae import VAE, encode_dataset
 
 __all__ = ["mean_pairwise_rms", "reconstruction_diagnostics"]
 
@@ -96,9 +96,9 @@ def reconstruction_diagnostics(model: VAE, train: Tensor, validation: Tensor | N
         finally:
             torch.set_rng_state(state)
         mean_image = train.to(device).mean(0, keepdim=True)
-        baseline = torch.cat([gaussian_log_likelihood(validation[i : i + batch_size].to(device),
-                                                      mean_image.expand(min(batch_size, len(validation) - i), *mean_image.shape[1:]),
-                                                      model.config.observation_std).cpu()
+        mean_output = model.output_for_mean(mean_image)  # the model's own likelihood (Gaussian mean or Bernoulli logits)
+        baseline = torch.cat([model.reconstruction_log_likelihood(validation[i : i + batch_size].to(device),
+                                                                  mean_output.expand(min(batch_size, len(validation) - i), *mean_output.shape[1:])).cpu()
                               for i in range(0, len(validation), batch_size)])
         figures["validation_vae_elbo"] = float(bounds.double().mean())
         figures["validation_mean_image_log_likelihood"] = float(baseline.double().mean())

@@ -6,12 +6,20 @@ Two architectures, chosen by :attr:`NetworkConfig.architecture`:
   (mean, log-variance); the decoder mirrors it with transposed convolutions whose output padding
   is chosen so that the output has exactly the input's shape (odd sizes such as 89 included).
   The default (16-32-64-128 channels, strides 2) fits 1x84x104x89 volumes on a CPU.
-* ``"mlp"``: the fully connected networks of thesis table 1.13 (ch. 1, appendix 1.8.3) on the
-  flattened volume: mean D->h1->h2->h3->d; log-variance shares D->h1 then has its own
-  h1->h2->h3->d; decoder d->h3->h2->h1->D.
+* ``"mlp"``: fully connected networks on the flattened input, any number n >= 1 of hidden layers
+  ``hidden_sizes = (h1, ..., hn)``: mean D->h1->...->hn->d; the log-variance shares the first
+  ``mlp_shared_layers`` hidden layers with the mean and has its own copies of the others; decoder
+  d->hn->...->h1->D. Thesis configurations (Chadebec, PhD thesis):
+
+  - ch. 1, table 1.10 / ch. 2, table 2.5 (MNIST, EMNIST, Fashion): D-400-d, ``hidden_sizes=(400,)``
+    (one hidden layer, shared by both heads whatever ``mlp_shared_layers``);
+  - ch. 2, table 2.5 (OASIS): D-1000-400-d with both hidden layers shared,
+    ``hidden_sizes=(1000, 400)``, ``mlp_shared_layers=2`` (decoder d-400-1000-D);
+  - ch. 1, table 1.13 (ADNI): D-500-500-400-d, log-variance sharing D->500 only,
+    ``hidden_sizes=(500, 500, 400)``, ``mlp_shared_layers=1`` (the default).
 
 The metric network (thesis eq. 1.7, table 1.13) maps an input to L, lower-triangular with a
-positive diagonal: a trunk (the conv trunk, or D->h3 ReLU), a diagonal head whose output goes
+positive diagonal: a trunk (the conv trunk, or D->m ReLU with m = ``metric_hidden_size``), a diagonal head whose output goes
 through a bounded exponential, and a head for the d(d-1)/2 strictly-lower entries.
 """
 
@@ -61,8 +69,12 @@ class NetworkConfig:
         channels: conv only, output channels of each encoder level (the decoder mirrors them).
         strides: conv only, stride of each encoder level (same length as ``channels``).
         kernel_size: conv only, odd kernel size (padding ``kernel_size // 2``).
-        hidden_sizes: mlp only, (h1, h2, h3) of table 1.13.
-        metric_hidden_size: width of the metric network's trunk output (h3 = 400 in table 1.13).
+        hidden_sizes: mlp only, widths of the hidden layers from the input side, (h1, ..., hn),
+            n >= 1: (400,) in thesis table 1.10, (1000, 400) for OASIS in table 2.5, (500, 500, 400)
+            in table 1.13.
+        mlp_shared_layers: mlp only, how many of the first hidden layers the encoder's mean and
+            log-variance share (1 <= k <= n): 1 in table 1.13, n in tables 1.10 and 2.5.
+        metric_hidden_size: width m of the metric network's trunk output (400 in tables 1.10, 1.13, 2.5).
         metric_channels: conv only, channels of the metric network's own conv trunk (same strides);
             None uses ``channels``. Smaller values make the RHVAE step cheaper (the thesis' metric
             network, one hidden layer, is lighter than its encoder).
@@ -79,7 +91,8 @@ class NetworkConfig:
     channels: tuple[int, ...] = (16, 32, 64, 128)
     strides: tuple[int, ...] = (2, 2, 2, 2)
     kernel_size: int = 3
-    hidden_sizes: tuple[int, int, int] = (500, 500, 400)
+    hidden_sizes: tuple[int, ...] = (500, 500, 400)
+    mlp_shared_layers: int = 1
     metric_hidden_size: int = 400
     metric_channels: tuple[int, ...] | None = None
     metric_max_log_diagonal: float = 4.0
@@ -104,8 +117,13 @@ class NetworkConfig:
             raise ValueError(f"channels {self.channels} and strides {self.strides} must be non-empty and of equal length")
         if self.kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {self.kernel_size}")
-        if len(self.hidden_sizes) != 3:
-            raise ValueError(f"hidden_sizes must be (h1, h2, h3), got {self.hidden_sizes}")
+        if not self.hidden_sizes:
+            raise ValueError("hidden_sizes must list at least one hidden layer width, e.g. [400]")
+        if not 1 <= self.mlp_shared_layers <= len(self.hidden_sizes):
+            raise ValueError(
+                f"mlp_shared_layers must be in [1, {len(self.hidden_sizes)}] (the number of hidden layers "
+                f"{list(self.hidden_sizes)}), got {self.mlp_shared_layers}"
+            )
         positive = {
             "in_channels": self.in_channels,
             "latent_size": self.latent_size,
@@ -288,19 +306,22 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class MLPEncoder(nn.Module):
-    """Thesis table 1.13: mean D->h1->h2->h3->d; log-variance shares D->h1, then h1->h2->h3->d.
+    """Mean D->h1->...->hn->d; the log-variance shares D->h1->...->hk (k = ``mlp_shared_layers``),
+    then has its own hk->...->hn->d (thesis tables 1.10, 1.13, 2.5; see the module docstring).
 
-    (B, C, *S) -> mean (B, d), log-variance (B, d).
+    (B, C, *S) -> mean (B, d), log-variance (B, d). ``mean_branch`` and ``log_var_branch`` are empty
+    when every hidden layer is shared.
     """
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
-        h1, h2, h3 = config.hidden_sizes
-        self.shared = _mlp([config.in_features, h1])
-        self.mean_branch = _mlp([h1, h2, h3])
-        self.log_var_branch = _mlp([h1, h2, h3])
-        self.mean = nn.Linear(h3, config.latent_size)
-        self.log_var = nn.Linear(h3, config.latent_size)
+        sizes = list(config.hidden_sizes)
+        shared = config.mlp_shared_layers
+        self.shared = _mlp([config.in_features, *sizes[:shared]])
+        self.mean_branch = _mlp(sizes[shared - 1 :])
+        self.log_var_branch = _mlp(sizes[shared - 1 :])
+        self.mean = nn.Linear(sizes[-1], config.latent_size)
+        self.log_var = nn.Linear(sizes[-1], config.latent_size)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         shared = self.shared(x.flatten(1))
@@ -308,13 +329,13 @@ class MLPEncoder(nn.Module):
 
 
 class MLPDecoder(nn.Module):
-    """Thesis table 1.13: d->h3->h2->h1->D, then reshape: (B, d) -> (B, C, *S)."""
+    """The encoder's hidden widths in reverse, d->hn->...->h1->D, then reshape: (B, d) -> (B, C, *S)."""
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
-        h1, h2, h3 = config.hidden_sizes
-        self.hidden = _mlp([config.latent_size, h3, h2, h1])
-        self.output = nn.Linear(h1, config.in_features)
+        sizes = list(config.hidden_sizes)
+        self.hidden = _mlp([config.latent_size, *reversed(sizes)])
+        self.output = nn.Linear(sizes[0], config.in_features)
         self.activation = _output_activation(config.output_activation)
         self._out_shape = config.in_shape
 
@@ -343,9 +364,10 @@ def lower_triangular_from_heads(diagonal: Tensor, lower: Tensor) -> Tensor:
 class MetricNetwork(nn.Module):
     """x -> L_psi(x), lower-triangular with a positive diagonal: (B, C, *S) -> (B, d, d).
 
-    Trunk: its own conv trunk (``metric_channels``) + Linear + ReLU (``"conv"``), or D->h3 ReLU
-    (``"mlp"``, table 1.13).
-    Heads: diagonal ``h3 -> d`` through :func:`bounded_exp`; strictly-lower ``h3 -> d(d-1)/2``.
+    Trunk: its own conv trunk (``metric_channels``) + Linear + ReLU (``"conv"``), or D->m ReLU
+    (``"mlp"``, one hidden layer whatever ``hidden_sizes``, thesis tables 1.10, 1.13, 2.5), with
+    m = ``metric_hidden_size``.
+    Heads: diagonal ``m -> d`` through :func:`bounded_exp`; strictly-lower ``m -> d(d-1)/2``.
     """
 
     def __init__(self, config: NetworkConfig) -> None:

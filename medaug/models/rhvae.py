@@ -224,18 +224,23 @@ class RHVAE(VAE):
         self.metric = RHVAEMetric.empty(cfg.network.latent_size, cfg.metric_temperature, cfg.metric_lambda)
 
     def _potential_gradient(self, x: Tensor) -> PotentialGradient:
-        """z -> (grad U(z), (log p(x|z), mu_theta(z))) with U = -log p(x|z) - log p(z); one decoder pass."""
+        """z -> (grad U(z), (log p(x|z), E[x|z])) with U = -log p(x|z) - log p(z); one decoder pass.
+
+        log p(x|z) is the model's likelihood (Gaussian, or Bernoulli from the logits) through
+        :meth:`~medaug.models.vae.VAE.reconstruction_log_likelihood`.
+        """
         exact = self.config.backprop_through_decoder_force
 
         def potential_gradient(z: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
             differentiable = exact and torch.is_grad_enabled()  # no second-order graph under no_grad
             with torch.enable_grad():
                 z_in = z if z.requires_grad else z.detach().requires_grad_(True)
-                reconstruction = self.decode(z_in)
-                log_likelihood = self.reconstruction_log_likelihood(x, reconstruction)
+                output = self.decoder_output(z_in)
+                log_likelihood = self.reconstruction_log_likelihood(x, output)
                 (grad_log_likelihood,) = torch.autograd.grad(
                     log_likelihood.sum(), z_in, create_graph=differentiable, retain_graph=True
                 )
+                reconstruction = self.output_mean(output)
             # -grad log p(z) = z is closed form and kept differentiable.
             return z - grad_log_likelihood, (log_likelihood, reconstruction)
 

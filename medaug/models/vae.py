@@ -1,7 +1,9 @@
 """Vanilla VAE (the base the RHVAE and the geometry-aware VAE build on).
 
 Generative model (thesis ch. 1, sec. 1.2): z ~ N(0, I_d), x | z ~ N(mu_theta(z), s^2 I_D) with
-``s = observation_std``; posterior q_phi(z|x) = N(mu_phi(x), diag(exp(log_var_phi(x)))).
+``s = observation_std``, or x | z ~ Bernoulli(sigmoid(l_theta(z))) with ``likelihood: bernoulli``
+(thesis ch. 1, table 1.10; :mod:`medaug.models.likelihood`); posterior
+q_phi(z|x) = N(mu_phi(x), diag(exp(log_var_phi(x)))).
 The ELBO uses the analytic KL divergence: ELBO = log p(x|z) - KL(q(z|x) || p(z)), z reparametrised.
 Every term is returned per sample, in nats, so a training loop can check each one.
 """
@@ -16,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from medaug.models.likelihood import LIKELIHOODS, bernoulli_log_likelihood, bernoulli_logits, bernoulli_mean
 from medaug.models.networks import NetworkConfig, build_decoder, build_encoder, check_input, config_from_dict
 from medaug.models.ppca import fit_ppca
 
@@ -50,6 +53,13 @@ class VAEConfig:
     Attributes:
         network: encoder / decoder sizes.
         observation_std: s in p(x|z) = N(mu_theta(z), s^2 I); s = 1 matches Pythae's MSE losses.
+            Unused with ``likelihood: bernoulli``.
+        likelihood: ``"gaussian"`` (default) or ``"bernoulli"`` (values in [0, 1], thesis ch. 1,
+            table 1.10). Bernoulli needs ``network.output_activation: sigmoid``: the decoder
+            network then outputs logits l_theta(z), the likelihood is computed from them
+            (:func:`~medaug.models.likelihood.bernoulli_log_likelihood`) and :meth:`VAE.decode`
+            returns the mean sigmoid(l_theta(z)) in [0, 1]. It cannot be combined with
+            ``residual_from_mean`` or ``linear_path`` (both parametrise a Gaussian mean).
         residual_from_mean: the decoder models the residual from the training mean image,
             mu_theta(z) = m + f_theta(z), and the encoder reads x - m (m: the voxel-wise mean of
             the training set, a buffer set by :meth:`VAE.prepare_for_training`). The generative
@@ -71,12 +81,26 @@ class VAEConfig:
     observation_std: float = 1.0
     residual_from_mean: bool = False
     linear_path: bool = False
+    likelihood: str = "gaussian"
 
     def __post_init__(self) -> None:
         if isinstance(self.network, dict):
             object.__setattr__(self, "network", NetworkConfig.from_dict(self.network))
         if self.observation_std <= 0:
             raise ValueError(f"observation_std must be positive, got {self.observation_std}")
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.likelihood == "bernoulli":
+            if self.residual_from_mean or self.linear_path:
+                raise ValueError(
+                    "likelihood 'bernoulli' cannot be combined with residual_from_mean or linear_path (they "
+                    "parametrise a Gaussian mean as training mean + residual); set both to false"
+                )
+            if self.network.output_activation != "sigmoid":
+                raise ValueError(
+                    "likelihood 'bernoulli' needs network.output_activation 'sigmoid' (the decoder's mean is "
+                    f"sigmoid(logits), in [0, 1]), got {self.network.output_activation!r}"
+                )
         if self.residual_from_mean and self.network.output_activation != "identity":
             raise ValueError(
                 "residual_from_mean needs network.output_activation 'identity' (the decoder outputs a "
@@ -104,7 +128,8 @@ class ModelOutput:
         elbo: per-sample ELBO estimate, (B,).
         terms: per-sample terms of the ELBO, name -> (B,); see each model's docstring for signs.
         z: the latent code decoded for the reconstruction, (B, d).
-        reconstruction: mu_theta(z), (B, C, *S).
+        reconstruction: E[x|z] = :meth:`VAE.decode` (z) (the Gaussian mean, or sigmoid(logits) for a
+            Bernoulli decoder), (B, C, *S).
     """
 
     loss: Tensor
@@ -128,7 +153,7 @@ class VAE(nn.Module):
         super().__init__()
         self.config = config if config is not None else self.config_class()
         self.encoder = build_encoder(self.config.network)
-        self.decoder = build_decoder(self.config.network)
+        self.decoder = build_decoder(self._decoder_network_config())
         self.register_buffer("data_mean", torch.zeros(self.config.network.in_shape))
         if self.config.linear_path:
             d, features = self.config.network.latent_size, self.config.network.in_features
@@ -183,15 +208,35 @@ class VAE(nn.Module):
             log_var = log_var + self.linear_log_var_bias
         return mean, log_var
 
-    def decode(self, z: Tensor) -> Tensor:
-        """mu_theta(z): (B, d) -> (B, C, *S)."""
+    def _decoder_network_config(self) -> NetworkConfig:
+        """The decoder network's config: a Bernoulli decoder network outputs logits (no sigmoid)."""
+        if self.config.likelihood == "bernoulli":
+            return dataclasses.replace(self.config.network, output_activation="identity")
+        return self.config.network
+
+    def decoder_output(self, z: Tensor) -> Tensor:
+        """The parameter of p(x|z): the Gaussian mean mu_theta(z), or the Bernoulli logits l_theta(z): (B, d) -> (B, C, *S)."""
         output = self.decoder(z)
         if self.config.linear_path:
             output = output + (z @ self.linear_decoder_weight).reshape(output.shape)
         return output + self.data_mean if self.config.residual_from_mean else output
 
+    def output_mean(self, output: Tensor) -> Tensor:
+        """E[x|z] from :meth:`decoder_output`: the mean itself, or sigmoid(logits): (B, C, *S) -> (B, C, *S)."""
+        return bernoulli_mean(output) if self.config.likelihood == "bernoulli" else output
+
+    def output_for_mean(self, mean: Tensor) -> Tensor:
+        """Inverse of :meth:`output_mean` (Bernoulli: logits of the clamped mean), for a fixed image used as a decoder output."""
+        return bernoulli_logits(mean) if self.config.likelihood == "bernoulli" else mean
+
+    def decode(self, z: Tensor) -> Tensor:
+        """E[x|z]: mu_theta(z) (Gaussian) or sigmoid(l_theta(z)) in [0, 1] (Bernoulli): (B, d) -> (B, C, *S)."""
+        return self.output_mean(self.decoder_output(z))
+
     def reconstruction_log_likelihood(self, x: Tensor, reconstruction: Tensor) -> Tensor:
-        """log p(x|z) given mu_theta(z): (B,)."""
+        """log p(x|z) given :meth:`decoder_output` (the Gaussian mean, or the Bernoulli logits): (B,)."""
+        if self.config.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x, reconstruction)
         return gaussian_log_likelihood(x, reconstruction, self.config.observation_std)
 
     def forward(self, x: Tensor) -> ModelOutput:
@@ -209,8 +254,9 @@ class VAE(nn.Module):
         """
         mean, log_var = self.encode(x)
         z = mean + torch.exp(0.5 * log_var) * torch.randn_like(mean)
-        reconstruction = self.decode(z)
-        log_likelihood = self.reconstruction_log_likelihood(x, reconstruction)
+        output = self.decoder_output(z)
+        log_likelihood = self.reconstruction_log_likelihood(x, output)
+        reconstruction = self.output_mean(output)
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(-1)
         elbo = log_likelihood - kl
         return ModelOutput(
