@@ -19,12 +19,14 @@ PCA reconstructions of its training set.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["PPCAFit", "fit_ppca"]
+__all__ = ["PPCAFit", "fit_ppca", "held_out_latent_sizes", "ppca_log_likelihood", "truncated"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +110,49 @@ def fit_ppca(data: Tensor, latent_size: int, noise_std: float, chunk_size: int =
         block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
         components[:kept, start : start + chunk_size] = (block.T @ scaled).T.to(flat.dtype)
     return PPCAFit(mean.to(flat.dtype), components, values.to(flat.dtype), float(noise_std))
+
+
+def truncated(fit: PPCAFit, latent_size: int) -> PPCAFit:
+    """The fit restricted to its first ``latent_size`` components (the ML fit at that size)."""
+    if not 1 <= latent_size <= fit.eigenvalues.shape[0]:
+        raise ValueError(f"latent_size must be in [1, {fit.eigenvalues.shape[0]}], got {latent_size}")
+    return PPCAFit(fit.mean, fit.components[:latent_size], fit.eigenvalues[:latent_size], fit.noise_std)
+
+
+def ppca_log_likelihood(fit: PPCAFit, data: Tensor) -> Tensor:
+    """Exact log-density of each item under the fitted model: (M, ...) -> (M,), nats, float64.
+
+    The marginal is x ~ N(m, C) with C = W W^T + s^2 I (Tipping and Bishop 1999, eq. 4), whose
+    eigenvalues are max(lambda_i, s^2) along u_i (i <= d) and s^2 elsewhere, so with r = x - m
+
+        log p(x) = -1/2 [D log 2 pi + sum_i log max(lambda_i, s^2) + (D - d) log s^2
+                         + |r|^2 / s^2 - sum_i (1/s^2 - 1/max(lambda_i, s^2)) (u_i . r)^2].
+    """
+    flat = data.detach().reshape(data.shape[0], -1).double()
+    if flat.shape[1] != fit.mean.shape[0]:
+        raise ValueError(f"ppca_log_likelihood: items have {flat.shape[1]} values, the fit {fit.mean.shape[0]}")
+    residual = flat - fit.mean.double()
+    noise = fit.noise_std**2
+    variances = fit.eigenvalues.double().clamp_min(noise)
+    projections = residual @ fit.components.double().T  # (M, d)
+    quadratic = residual.pow(2).sum(1) / noise - (projections.pow(2) * (1.0 / noise - 1.0 / variances)).sum(1)
+    n_values, d = flat.shape[1], fit.eigenvalues.shape[0]
+    log_det = variances.log().sum() + (n_values - d) * math.log(noise)
+    return -0.5 * (n_values * math.log(2.0 * math.pi) + log_det + quadratic)
+
+
+def held_out_latent_sizes(train: Tensor, held_out: Tensor, candidates: Sequence[int], noise_std: float) -> dict[int, float]:
+    """Mean held-out PPCA log-likelihood (nats per item) for each latent size in ``candidates``.
+
+    One fit at the largest size; smaller sizes are its leading components (the ML fit at each
+    size, the noise sd ``noise_std`` fixed, as in the VAE). The size with the highest value is
+    the d-dimensional linear model that generalises best: a principled latent size for a VAE
+    whose linear path starts at this PPCA.
+    """
+    sizes = sorted({int(c) for c in candidates})
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f"latent size candidates must be >= 1, got {list(candidates)}")
+    if held_out.shape[0] == 0:
+        raise ValueError("held_out_latent_sizes: no held-out items")
+    fit = fit_ppca(train, sizes[-1], noise_std)
+    return {d: float(ppca_log_likelihood(truncated(fit, d), held_out).mean()) for d in sizes}

@@ -34,7 +34,6 @@ import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,114 +42,16 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from medaug.models.checkpoint import save_model
-from medaug.models.networks import config_from_dict
 from medaug.models.vae import VAE
 from medaug.runtime import resolve_device
+from medaug.train.config import TrainingConfig, TrainingResult, parameter_groups
 from medaug.train.curves import write_training_curves
 from medaug.train.snapshot import EpochSnapshot
 from medaug.train.state import load_training_state, save_training_state
 
-__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "train_model"]
+__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "train_model"]  # the settings live in medaug.train.config
 
 logger = logging.getLogger(__name__)
-
-_NAN_POLICIES = ("stop", "restart")
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Optimisation and stopping parameters.
-
-    Attributes:
-        learning_rate: Adam's rate.
-        batch_size: items per step (the last batch of an epoch may be smaller).
-        max_epochs: cap on the number of epochs.
-        patience: stop after this many epochs without improvement of the monitored value.
-        min_improvement: an epoch improves when its monitored value exceeds the best by more than
-            this (nats per sample).
-        seed: seeds the batch order and the model's noise, epoch by epoch, and the validation noise.
-        nan_policy: ``"stop"`` (raise) or ``"restart"`` (rerun the epoch from the last good state).
-        restart_lr_factor: rate multiplier applied at each restart.
-        max_restarts: restarts allowed before giving up.
-        eval_batch_size: items per forward pass for validation and for ``fit_metric``.
-        device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-        progress: show a tqdm progress bar.
-        warmup_epochs: the first epochs optimise the plain VAE bound (``model.vae_elbo``) instead
-            of the model's own objective; they are not candidates for the kept weights and do not
-            count towards ``patience``. Every model of the family shares the VAE's generative model
-            and encoder, and for the RHVAE this bound is its ELBO without flow steps (K = 0), so the
-            warm-up trains the same parameters at a fraction of an RHVAE step's cost (no double
-            backward through the decoder at K + 1 positions); the metric network trains afterwards.
-            0 (the thesis) trains on the model's own objective from the first step.
-        checkpoint_every_s: write the resumable state and the curve table when this many seconds
-            (wall clock) have passed since the last write; 0 writes after every epoch. Both are
-            also written at the end and when an exception stops training; the curve figure is
-            drawn at the end only.
-    """
-
-    learning_rate: float = 1e-3
-    batch_size: int = 25
-    max_epochs: int = 100
-    patience: int = 50
-    min_improvement: float = 0.0
-    seed: int = 0
-    nan_policy: str = "stop"
-    restart_lr_factor: float = 0.5
-    max_restarts: int = 3
-    eval_batch_size: int = 25
-    device: str = "auto"
-    progress: bool = True
-    checkpoint_every_s: float = 600.0
-    warmup_epochs: int = 0
-
-    def __post_init__(self) -> None:
-        if self.nan_policy not in _NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {self.nan_policy!r}")
-        for name in ("learning_rate", "batch_size", "max_epochs", "patience", "eval_batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 <= self.warmup_epochs < self.max_epochs:
-            raise ValueError(f"warmup_epochs must be in [0, max_epochs = {self.max_epochs}), got {self.warmup_epochs}")
-        if not self.checkpoint_every_s >= 0:
-            raise ValueError(f"checkpoint_every_s must be >= 0 seconds, got {self.checkpoint_every_s}")
-        if not 0.0 < self.restart_lr_factor < 1.0:
-            raise ValueError(f"restart_lr_factor must be in (0, 1), got {self.restart_lr_factor}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainingConfig":
-        return config_from_dict(cls, values)
-
-
-@dataclass
-class TrainingResult:
-    """Outcome of :func:`train_model`.
-
-    Attributes:
-        best_epoch: the epoch whose weights were kept (1-based).
-        best_elbo: its monitored value per sample (nats): the validation VAE ELBO
-            (``model.vae_elbo``) or the mean training ELBO.
-        monitored: ``"val"`` or ``"train"``.
-        epochs_run: epochs completed (including those before a resume).
-        stop_reason: ``"patience"`` or ``"max_epochs"``.
-        restarts: restarts after non-finite values.
-        history: one dict per epoch (the rows of the training-curve TSV): ``train_elbo`` (the
-            model's own training objective) and its terms, ``val_elbo`` (validation VAE ELBO,
-            NaN without a validation set), ``learning_rate``, ``seconds``.
-        model_dir: where the final model was saved.
-    """
-
-    best_epoch: int
-    best_elbo: float
-    monitored: str
-    epochs_run: int
-    stop_reason: str
-    restarts: int
-    history: list[dict[str, float]] = field(default_factory=list)
-    model_dir: Path | None = None
-
 
 class NonFiniteError(RuntimeError):
     """A NaN or Inf appeared in training; the message names the epoch, the batch and the term."""
@@ -247,7 +148,8 @@ def _run_epoch(model: VAE, optimizer, data: Tensor, config: TrainingConfig, epoc
     return {name: total / data.shape[0] for name, total in zip(names, sums.tolist())}
 
 
-def _validation_seed(seed: int) -> int:
+def validation_seed(seed: int) -> int:
+    """The seed of the validation noise of a run seeded with ``seed`` (the same for every epoch)."""
     digest = hashlib.sha256(f"{seed}:validation".encode()).digest()
     return int.from_bytes(digest[:7], "little")
 
@@ -350,7 +252,7 @@ def train_model(
     device = resolve_device(config.device)
     model.to(device)
     monitored = "val" if val_data is not None else "train"
-    validation_seed = _validation_seed(config.seed)
+    val_seed = validation_seed(config.seed)
 
     fingerprint = {
         "model_type": model.model_type,
@@ -361,9 +263,9 @@ def train_model(
         "train_data": _data_fingerprint(train_data),
         "val_data": _data_fingerprint(val_data),
     }
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     counters = {"epoch": 0, "best_elbo": -math.inf, "best_epoch": 0, "stale_epochs": 0, "restarts": 0,
-                "learning_rate": config.learning_rate, "history": []}
+                "learning_rate": config.learning_rate, "start_elbo": math.nan, "history": []}
     last_good = EpochSnapshot()  # the last completed epoch and the best weights so far
     resumed = load_training_state(state_dir, model, optimizer, fingerprint)
     if resumed is not None:
@@ -372,9 +274,14 @@ def train_model(
         logger.info("resuming from %s after epoch %d", state_dir, counters["epoch"])
     else:
         model.prepare_for_training(train_data)
+        if val_data is not None:
+            counters["start_elbo"] = evaluate_elbo(model, val_data, config.eval_batch_size, device, val_seed)
+            if config.select_from_start and math.isfinite(counters["start_elbo"]):
+                counters["best_elbo"] = counters["start_elbo"]
     checkpointer = _Checkpointer(state_dir, output_dir / "training_curve.tsv", fingerprint, config.checkpoint_every_s,
                                  saved_epoch=counters["epoch"])
-    last_good.capture(counters["epoch"], model, optimizer, counters)
+    last_good.capture(counters["epoch"], model, optimizer, counters,
+                      is_best=resumed is None and counters["best_elbo"] > -math.inf)
 
     progress = tqdm(total=config.max_epochs, initial=counters["epoch"], disable=not config.progress,
                     desc=f"train {model.model_type}", unit="epoch", leave=False)
@@ -389,7 +296,7 @@ def train_model(
                 train_stats = _run_epoch(model, optimizer, train_data, config, epoch, generator, device)
                 val_elbo = math.nan
                 if val_data is not None:
-                    val_elbo = evaluate_elbo(model, val_data, config.eval_batch_size, device, validation_seed)
+                    val_elbo = evaluate_elbo(model, val_data, config.eval_batch_size, device, val_seed)
                     if not math.isfinite(val_elbo):
                         raise NonFiniteError(epoch, 0, "validation ELBO")
             except NonFiniteError as error:
@@ -399,14 +306,15 @@ def train_model(
                 counters["learning_rate"] *= config.restart_lr_factor
                 last_good.restore(model, optimizer)
                 for group in optimizer.param_groups:
-                    group["lr"] = counters["learning_rate"]
+                    group["lr"] = counters["learning_rate"] * group["lr_scale"]
                 logger.warning("%s; restarting the epoch from the last good state with rate %.3g (restart %d/%d)",
                                error, counters["learning_rate"], counters["restarts"], config.max_restarts)
                 continue
 
             value = val_elbo if monitored == "val" else train_stats["elbo"]
             warming_up = epoch <= config.warmup_epochs
-            improved = not warming_up and value > counters["best_elbo"] + config.min_improvement
+            candidate = config.select_from_start or not warming_up
+            improved = candidate and value > counters["best_elbo"] + config.min_improvement
             if improved:
                 counters.update(best_elbo=value, best_epoch=epoch, stale_epochs=0)
             elif not warming_up:
@@ -438,7 +346,7 @@ def train_model(
     result = TrainingResult(
         best_epoch=counters["best_epoch"], best_elbo=counters["best_elbo"], monitored=monitored,
         epochs_run=counters["epoch"], stop_reason=stop_reason, restarts=counters["restarts"],
-        history=counters["history"],
+        history=counters["history"], start_elbo=counters.get("start_elbo", math.nan),
     )
     provenance = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("history", "model_dir")}
     result.model_dir = save_model(model, output_dir / "model", extra={"training": provenance, "training_config": config.to_dict()})

@@ -95,3 +95,30 @@ def test_bad_input_is_refused(data, kwargs, message):
     arguments = {"latent_size": 2, "noise_std": 0.1, **kwargs}
     with pytest.raises(ValueError, match=message):
         fit_ppca(data, **arguments)
+
+
+def test_ppca_log_likelihood_matches_the_full_gaussian_density():
+    from medaug.models.ppca import ppca_log_likelihood
+
+    generator = torch.Generator().manual_seed(4)
+    loadings = torch.randn(10, 3, generator=generator, dtype=torch.float64)
+    data = torch.randn(300, 3, generator=generator, dtype=torch.float64) @ loadings.T
+    data = data + 0.3 * torch.randn(300, 10, generator=generator, dtype=torch.float64) + 2.0
+    for d in (1, 3, 5):
+        fit = fit_ppca(data[:200], d, 0.3)
+        weight = fit.decoder_weight.T
+        covariance = weight @ weight.T + 0.09 * torch.eye(10, dtype=torch.float64)
+        expected = torch.distributions.MultivariateNormal(fit.mean, covariance).log_prob(data[200:])
+        torch.testing.assert_close(ppca_log_likelihood(fit, data[200:]), expected, rtol=1e-9, atol=1e-8)
+
+
+def test_held_out_likelihood_picks_the_true_rank():
+    from medaug.models.ppca import held_out_latent_sizes
+
+    generator = torch.Generator().manual_seed(5)
+    loadings = 3.0 * torch.randn(40, 4, generator=generator, dtype=torch.float64)
+    data = torch.randn(260, 4, generator=generator, dtype=torch.float64) @ loadings.T
+    data = data + 0.5 * torch.randn(260, 40, generator=generator, dtype=torch.float64)
+    scores = held_out_latent_sizes(data[:200], data[200:], [1, 2, 4, 8, 16], 0.5)
+    assert max(scores, key=scores.get) == 4
+    assert scores[1] < scores[2] < scores[4]
