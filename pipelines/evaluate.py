@@ -10,11 +10,14 @@ and the ``test`` table of each external cohort (after the leakage guard). Writes
     <results_dir>/predictions.tsv   trainset, run, cohort, participant_id, session_id, diagnosis,
                                     probability_AD, predicted
     <results_dir>/runs.tsv          trainset, run, cohort, balanced_accuracy, sensitivity,
-                                    specificity, roc_auc, n_AD, n_CN, best_epoch, validation BA,
-                                    best_step, optimisation_steps, images_seen (training effort
-                                    from the run's summary.json; n/a for runs trained before the
-                                    budget was recorded)
-    <metrics>                       {trainset: {cohort: {metric: {mean, std}, n_runs}}}
+                                    specificity, roc_auc, n_AD, n_CN, kept_epoch, validation BA,
+                                    kept_step, stopped_step, step_cap, kept_in_last_fifth,
+                                    stop_reason, selection, optimisation_steps, images_seen (from
+                                    the run's summary.json; n/a where a run did not record them)
+    <metrics>                       {trainset: {cohort: {metric: {mean, std}, n_runs},
+                                                convergence: {n_runs, selection, step_cap,
+                                                kept_step, stopped_step (min / median / max),
+                                                kept_in_last_fifth, stopped_early (run counts)}}}
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""Stage ``train_classifier@<trainset>-<run>``: train one AD-vs-CN CNN on one training set with one seed.
+"""Stage ``train_classifier@<trainset>``: train every run of one training set, in one process.
 
-    python -m pipelines.train_classifier --trainset real --run 0 [--params params.yaml]
+    python -m pipelines.train_classifier --trainset real [--params params.yaml]
 
 Reads the ``classify`` section of params.yaml (training sets: :mod:`medaug.classify.trainsets`) and
-runs :func:`medaug.classify.run.train_run`, which writes the folder
-``<out_dir>/<trainset>/run-<k>/`` atomically: ``model.safetensors``, ``model.json``,
-``history.tsv`` (one row per validation), ``training_set.tsv`` (the images used) and
-``summary.json`` (kept step and epoch, validation scores, optimisation steps and images seen, counts).
+runs :func:`medaug.classify.run.train_trainset`, which trains run ``k`` of ``classify.runs`` with
+seed ``classify.seed + k`` and writes the folder ``<out_dir>/<trainset>/`` atomically, one
+``run-<k>/`` per run: ``model.safetensors``, ``model.json``, ``history.tsv`` (one row per
+validation), ``training_set.tsv`` (the images used) and ``summary.json`` (kept, stopped and cap
+steps, whether the kept step lies in the last fifth of the cap, the kept validation's scores,
+images seen, counts).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medaug.classify.run import train_run
+from medaug.classify.run import train_trainset
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -22,10 +24,9 @@ from pipelines._runner import run_stage
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trainset", required=True, help="a key of classify.real_trainsets or synthetic_trainsets")
-    parser.add_argument("--run", type=int, required=True, help="run index (seed = classify.seed + run)")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    train_run(load_params("classify", args.params), args.trainset, args.run)
+    train_trainset(load_params("classify", args.params), args.trainset)
     return 0
 
 

@@ -71,9 +71,13 @@ class ClassicAugmentation:
             out = out.as_tensor()
         return torch.as_tensor(out, dtype=torch.float32).reshape(image.shape)
 
-    def batch(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, D, H, W) -> (B, C, D, H, W), each image augmented independently."""
-        return torch.stack([self(image) for image in images])
+    def batch(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, C, D, H, W) -> (B, C, D, H, W), each image augmented independently; with a bool
+        ``mask`` (B,), only the images it marks (the others are returned as they are and draw no
+        random numbers, so a batch of marked images only is augmented as without a mask)."""
+        if mask is None:
+            return torch.stack([self(image) for image in images])
+        return torch.stack([self(image) if bool(keep) else image for image, keep in zip(images, mask)])
 
 
 def augmentation_from_params(values: Mapping[str, Any] | bool | None, spatial_shape: Sequence[int],

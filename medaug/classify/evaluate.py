@@ -1,4 +1,5 @@
-"""Predictions of a trained classifier on test cohorts, their metrics, and summaries over runs."""
+"""Predictions of a trained classifier on test cohorts, their metrics, and summaries over runs
+(test metrics, and where each run's kept checkpoint lies in its step budget)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from medaug.io import finite_or_none
 from medaug.runtime import resolve_device
 
 METRIC_NAMES = ("balanced_accuracy", "sensitivity", "specificity", "roc_auc")
+CONVERGENCE_KEY = "convergence"   # per training set in the metrics, beside the test cohorts
 
 
 def predict(model: torch.nn.Module, volumes: VolumeSet, batch_size: int = 32, device: str = "auto") -> pd.DataFrame:
@@ -56,4 +58,41 @@ def summarize_runs(per_run: pd.DataFrame, by: Sequence[str] = ("trainset", "coho
             std = values.std(ddof=1) if values.notna().sum() > 1 else float("nan")
             entry[metric] = {"mean": finite_or_none(float(values.mean())), "std": finite_or_none(float(std))}
         node[str(keys[-1])] = entry
+    return summary
+
+
+def _quantiles(values: pd.Series) -> dict[str, float | int | None]:
+    """min / median / max of whole steps (the median may be a half step); None when absent."""
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if values.empty:
+        return {"min": None, "median": None, "max": None}
+    median = float(values.median())
+    return {"min": int(values.min()), "median": int(median) if median.is_integer() else median, "max": int(values.max())}
+
+
+def summarize_convergence(per_run: pd.DataFrame) -> dict[str, dict]:
+    """Per training set, where the runs' kept checkpoints lie (one row per run counts once, whatever
+    the number of test cohorts in ``per_run``)::
+
+        {trainset: {"n_runs", "selection", "step_cap": {min, median, max}, "kept_step": {...},
+                    "stopped_step": {...}, "kept_in_last_fifth": count of runs, "stopped_early": count}}
+
+    Runs that recorded no kept step (trained before the selection was recorded) give None entries
+    and counts of None.
+    """
+    summary: dict[str, dict] = {}
+    columns = ("kept_step", "stopped_step", "step_cap", "kept_in_last_fifth", "stop_reason", "selection")
+    frame = per_run.reindex(columns=["trainset", "run", *columns]).drop_duplicates(["trainset", "run"])
+    for trainset, group in frame.groupby("trainset", sort=True):
+        recorded = group["kept_step"].notna().all()
+        last_fifth = group["kept_in_last_fifth"].map(lambda v: str(v).lower() == "true")
+        summary[str(trainset)] = {
+            "n_runs": int(len(group)),
+            "selection": "/".join(sorted({str(v) for v in group["selection"].dropna()})) or None,
+            "step_cap": _quantiles(group["step_cap"]),
+            "kept_step": _quantiles(group["kept_step"]),
+            "stopped_step": _quantiles(group["stopped_step"]),
+            "kept_in_last_fifth": int(last_fifth.sum()) if recorded else None,
+            "stopped_early": int((group["stop_reason"] == "patience").sum()) if recorded else None,
+        }
     return summary

@@ -1,12 +1,14 @@
 """Training of the AD-vs-CN CNN (thesis sec. 1.5.5): Adam, cross-entropy, keep the best checkpoint.
 
 The length of training is a :class:`~medaug.classify.budget.TrainingBudget`: epochs (the thesis:
-validation after every epoch) or optimisation steps (the same number of Adam updates for every
+validation after every epoch) or optimisation steps (the same cap of Adam updates for every
 training set, validation every ``eval_every`` steps). At each validation the network is scored on
-the (always real) validation set; the kept weights are those of the validation with the highest
-balanced accuracy (ties: lower validation loss, then the earlier step). One seed fixes the initial
-weights, the batch order, dropout and the augmentation, so the same call gives the same bytes on
-CPU (the history holds no timings for that reason).
+the (always real) validation set: cross-entropy, balanced accuracy and ROC AUC. The kept weights
+are those of the best validation by the selection criterion, and training stops early once
+``patience`` validations brought no better one (:mod:`medaug.classify.selection`; the thesis: best
+balanced accuracy, no early stopping). One seed fixes the initial weights, the batch order,
+dropout and the augmentation, so the same call gives the same bytes on CPU (the history holds no
+timings for that reason).
 
 Data path: each batch is gathered on the CPU, pinned and copied with ``non_blocking=True`` when the
 network runs on CUDA (:func:`to_device`); the training loss and the predictions of a validation
@@ -31,17 +33,22 @@ from tqdm.auto import tqdm
 from medaug.classify.augment import ClassicAugmentation
 from medaug.classify.budget import TrainingBudget, batch_stream, epoch_batches
 from medaug.classify.data import VolumeSet, require_both_labels
-from medaug.classify.metrics import balanced_accuracy_score
+from medaug.classify.metrics import balanced_accuracy_score, roc_auc_score
 from medaug.classify.networks import Conv5FC3, Conv5FC3Config
+from medaug.classify.selection import CAP, PATIENCE, Selection, patience_exhausted, selection_keys
 from medaug.config import check_keys, dataclass_keys
 from medaug.runtime import resolve_device
 
 
 @dataclass(frozen=True)
 class ClassifierTrainingConfig:
-    """``classify.training``: budget (epochs or steps), batch size (images), Adam settings, device."""
+    """``classify.training``: budget (epochs or a step cap), selection criterion and early-stopping
+    patience (:mod:`medaug.classify.selection`), batch size (images), Adam settings, device."""
 
     budget: TrainingBudget = TrainingBudget()
+    selection: str = "validation_loss"
+    smoothing_window: int = 5     # validations averaged by selection smoothed_ba
+    patience: int | None = None   # validations without improvement before stopping; None: train to the cap
     batch_size: int = 8
     learning_rate: float = 1e-4
     weight_decay: float = 0.0
@@ -57,6 +64,12 @@ class ClassifierTrainingConfig:
             raise ValueError(f"batch sizes must be >= 1: {self}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        self.selector  # checks the criterion, window and patience
+
+    @property
+    def selector(self) -> Selection:
+        """The selection criterion and early stopping as a :class:`Selection`."""
+        return Selection(self.selection, self.smoothing_window, self.patience)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], **overrides: Any) -> "ClassifierTrainingConfig":
@@ -72,7 +85,7 @@ class ClassifierTrainingConfig:
 
 
 HISTORY_COLUMNS = ["step", "epoch", "images_seen", "train_loss", "train_balanced_accuracy",
-                   "validation_loss", "validation_balanced_accuracy", "kept"]
+                   "validation_loss", "validation_balanced_accuracy", "validation_roc_auc", "kept"]
 
 
 @dataclass
@@ -82,14 +95,18 @@ class TrainingResult:
     History columns (:data:`HISTORY_COLUMNS`): ``step`` (Adam updates so far), ``epoch`` (passes over
     the training set so far, images_seen / training images; a whole number under an epoch budget),
     ``images_seen`` (training images fed so far), the training loss and balanced accuracy over the
-    batches since the previous validation, the validation loss and balanced accuracy, ``kept``.
+    batches since the previous validation, the validation loss, balanced accuracy and ROC AUC,
+    ``kept``. ``steps`` is the step training stopped at (``cap`` or earlier: ``stop_reason`` is
+    ``cap`` or ``patience``).
     """
 
     model: Conv5FC3
     history: pd.DataFrame
     best_step: int
-    steps: int            # Adam updates done
+    steps: int            # Adam updates done (the stopped step)
     images_seen: int      # training images fed (each augmented copy counts once)
+    cap: int = 0          # Adam updates the budget allows
+    stop_reason: str = CAP
 
     @property
     def best(self) -> dict[str, float]:
@@ -119,24 +136,29 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int, devi
 
 
 def _validation_scores(model: nn.Module, validation: VolumeSet, config: ClassifierTrainingConfig,
-                       device: torch.device) -> tuple[float, float]:
+                       device: torch.device) -> dict[str, float]:
+    """Cross-entropy, balanced accuracy and ROC AUC (of P(AD) in float64) on the validation set."""
     logits = predict_logits(model, validation.images, config.eval_batch_size, device)
-    loss = float(nn.functional.cross_entropy(logits, validation.labels))
-    ba = balanced_accuracy_score(validation.labels.numpy(), logits.argmax(1).numpy())
-    return loss, ba
+    labels = validation.labels.numpy()
+    return {"validation_loss": float(nn.functional.cross_entropy(logits, validation.labels)),
+            "validation_balanced_accuracy": balanced_accuracy_score(labels, logits.argmax(1).numpy()),
+            "validation_roc_auc": roc_auc_score(labels, torch.softmax(logits.double(), dim=1)[:, 1].numpy())}
 
 
 def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: VolumeSet,
                      config: ClassifierTrainingConfig,
-                     augmentation: ClassicAugmentation | None = None) -> TrainingResult:
-    """Build ``network`` (seeded), train it on ``train`` for ``config.budget``, keep the checkpoint
-    of best balanced accuracy on ``validation``.
+                     augmentation: ClassicAugmentation | None = None,
+                     augmented: torch.Tensor | None = None) -> TrainingResult:
+    """Build ``network`` (seeded), train it on ``train`` for at most ``config.budget``, keep the
+    checkpoint of ``validation`` chosen by ``config.selection``, stop early after ``config.patience``
+    validations without a better one.
 
     Args:
         network: the architecture; its ``in_shape`` must match the images.
         train: training images (N, 1, D, H, W), both labels present.
         validation: real validation images, both labels present.
-        augmentation: applied to every training image of every batch when given.
+        augmentation: applied on the fly to the training images of every batch when given.
+        augmented: bool (N,), which training images ``augmentation`` applies to (None: all).
     """
     require_both_labels(train, "training set")
     require_both_labels(validation, "validation set")
@@ -151,12 +173,14 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = nn.CrossEntropyLoss()
 
-    budget, n_train = config.budget, len(train)
+    if augmented is not None and tuple(augmented.shape) != (len(train),):
+        raise ValueError(f"augmented mask of shape {tuple(augmented.shape)} for {len(train)} training images")
+    budget, n_train, selection = config.budget, len(train), config.selector
     total_steps = budget.total_steps(n_train, config.batch_size)
     rows: list[dict[str, float]] = []
-    best_key: tuple[float, float] | None = None
+    best_key: tuple[float, float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
-    best_step = 0
+    best_step, best_index, stop_reason = 0, 0, CAP
     images_seen = 0
     window_loss = torch.zeros((), dtype=torch.float64, device=device)  # sum of loss x batch size, on the device
     window_images, predictions, targets = 0, [], []
@@ -167,7 +191,7 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
         _, idx = next(stream)
         images = train.images[idx]
         if augmentation is not None:
-            images = augmentation.batch(images)
+            images = augmentation.batch(images, None if augmented is None else augmented[idx])
         labels = train.labels[idx]
         optimizer.zero_grad(set_to_none=True)
         logits = model(to_device(images, device))
@@ -182,7 +206,7 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
         progress.update(1)
         if not budget.validates_after(step, n_train, config.batch_size):
             continue
-        val_loss, val_ba = _validation_scores(model, validation, config, device)
+        scores = _validation_scores(model, validation, config, device)
         model.train()
         rows.append({
             "step": step,
@@ -191,20 +215,23 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
             "train_loss": float(window_loss) / window_images,
             "train_balanced_accuracy": balanced_accuracy_score(torch.cat(targets).numpy(),
                                                                torch.cat(predictions).cpu().numpy()),
-            "validation_loss": val_loss,
-            "validation_balanced_accuracy": val_ba,
+            **scores,
         })
         window_loss = torch.zeros((), dtype=torch.float64, device=device)
         window_images, predictions, targets = 0, [], []
-        key = (val_ba, -val_loss)
+        key = selection_keys(rows, selection)[-1]   # a row's score depends on the rows so far only
         if best_key is None or key > best_key:
-            best_key, best_step = key, step
+            best_key, best_step, best_index = key, step, len(rows) - 1
             best_state = copy.deepcopy(model.state_dict())
-        progress.set_postfix(val_ba=f"{val_ba:.3f}", best_step=best_step)
+        progress.set_postfix(val_loss=f"{scores['validation_loss']:.3f}", best_step=best_step)
+        if step < total_steps and patience_exhausted(len(rows), best_index, selection):
+            stop_reason = PATIENCE
+            break
     progress.close()
 
     model.load_state_dict(best_state)
     model.eval()
     history = pd.DataFrame(rows)
     history["kept"] = np.asarray(history["step"] == best_step)
-    return TrainingResult(model.cpu(), history[HISTORY_COLUMNS], best_step, total_steps, images_seen)
+    return TrainingResult(model.cpu(), history[HISTORY_COLUMNS], best_step, step, images_seen,
+                          total_steps, stop_reason)

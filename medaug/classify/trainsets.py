@@ -6,10 +6,19 @@ A training set is an entry of ``classify.real_trainsets`` or ``classify.syntheti
     synthetic: 100              # synthetic images per label from <synthetic_dir>/<label>/, or absent / 0
     synthetic_dir: ...          # optional, default classify.synthetic_dir (keep it inside that
                                 # folder: the dvc stage tracks classify.synthetic_dir only)
-    augmentation: {...} | true  # optional: classic augmentation on the fly (medaug.classify.augment)
+    augmentation: {...} | true  # optional: classic augmentation on the fly (medaug.classify.augment),
+                                # of the real images only
 
 Sets with synthetic images belong in ``synthetic_trainsets``, the others in ``real_trainsets``, so
 that new synthetic data retrains only the former.
+
+Classic augmentation transforms the real images only, also in a set that holds synthetic ones
+(``real-augmented-synthetic-200``): it is the baseline for scarce real data, and the synthetic
+images are already draws from the generator. Transforming them too would mix two effects in one
+set (what the generator adds, and what affine, elastic, bias-field and noise transforms do to
+generated volumes), so that set would no longer differ from ``real-augmented`` by its synthetic
+images alone; each synthetic image also stays the same in every set that holds it. A set with
+augmentation and no real images is refused.
 """
 
 from __future__ import annotations
@@ -21,10 +30,12 @@ from typing import Any
 from medaug.classify.data import ClassifierDataError
 from medaug.config import check_keys
 
-__all__ = ["TRAINSET_GROUPS", "TRAINSET_KEYS", "trainset_entries", "trainset_names", "trainset_spec"]
+__all__ = ["AUGMENTED_SOURCE", "TRAINSET_GROUPS", "TRAINSET_KEYS", "trainset_entries", "trainset_names",
+           "trainset_spec"]
 
 TRAINSET_GROUPS = ("real_trainsets", "synthetic_trainsets")
 TRAINSET_KEYS = frozenset({"real", "synthetic", "synthetic_dir", "augmentation"})
+AUGMENTED_SOURCE = "real"   # the ``source`` of the training images classic augmentation applies to
 _TRAINSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")  # a folder and DVC stage name
 
 
@@ -60,4 +71,7 @@ def trainset_spec(params: Mapping[str, Any], name: str) -> dict[str, Any]:
                          "the others in real_trainsets (so that new synthetic data retrains only the former)")
     if not spec.get("real") and not uses_synthetic:
         raise ClassifierDataError(f"classify.{group}.{name}: neither real images nor synthetic images")
+    if spec.get("augmentation") and not spec.get("real"):
+        raise ValueError(f"classify.{group}.{name}: classic augmentation applies to real images only, "
+                         "and this set has none (give real: <split> or drop augmentation)")
     return spec

@@ -38,8 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     grid_sub = grid.add_subparsers(dest="grid_command", required=True, metavar="COMMAND")
     run = grid_sub.add_parser("run", help="run changed stages of TARGETS (default: the whole dvc.yaml) on Dask",
                               description=__doc__.replace("``", ""))
-    run.add_argument("targets", nargs="*", help="stages as for dvc repro, e.g. train_classifier (every run) or "
-                                                "train_classifier@real-0")
+    run.add_argument("targets", nargs="*", help="stages as for dvc repro, e.g. train_classifier (every real "
+                                                "training set) or train_classifier@real (every run of one set)")
     run.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://node:8786 (default: $MEDAUG_CLUSTER_ADDRESS, "
                                                      "then cluster.address in params.yaml, else a local cluster)")
     run.add_argument("--workers", type=int, default=None, help="local cluster only: worker processes (default: "

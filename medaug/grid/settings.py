@@ -69,7 +69,7 @@ class ClusterSettings:
         return cls.from_mapping((params or {}).get("cluster"), environ)
 
     def resources_for(self, stage_name: str) -> dict[str, float]:
-        """The resources of the group a stage belongs to (``train_classifier@real-0`` -> ``train_classifier``)."""
+        """The resources of the group a stage belongs to (``train_classifier@real`` -> ``train_classifier``)."""
         return dict(self.resources.get(stage_name.split("@", 1)[0], {}))
 
     def fans_out(self, stage_name: str) -> bool:

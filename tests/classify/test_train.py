@@ -40,7 +40,8 @@ def _network():
 
 
 def test_learns_and_keeps_the_best_validation_epoch(sets) -> None:
-    result = train_classifier(_network(), sets["train"], sets["validation"], _config(epochs=6))
+    """The thesis' protocol (selection balanced_accuracy): the epoch of best validation BA is kept."""
+    result = train_classifier(_network(), sets["train"], sets["validation"], _config(epochs=6, selection="balanced_accuracy"))
     history = result.history
     assert list(history["epoch"]) == list(range(1, 7))
     assert list(history["step"]) == [6 * e for e in range(1, 7)]   # 24 images in batches of 4
