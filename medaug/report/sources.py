@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medaug.classify.budget import TrainingBudget
+from medaug.classify.train import ClassifierTrainingConfig
 from medaug.report.trainsets import training_sets
 from medaug.report.writer import ReportSettings, ReportSources
 from medaug.synthetic import MONTAGE_NAME, montage_volumes
@@ -22,12 +23,19 @@ __all__ = ["budget_text", "report_sources", "report_settings"]
 
 
 def budget_text(training: Mapping[str, Any]) -> str | None:
-    """``classify.training.budget`` in words with the batch size, e.g. ``540 optimisation steps,
-    validation every 18 steps, batches of 8 images``; None when the parameters have no budget."""
+    """``classify.training.budget`` in words with the batch size and, where the parameters give one,
+    the selection, e.g. ``540 optimisation steps, validation every 18 steps, batches of 8 images;
+    kept checkpoint: lowest validation loss, early stopping after 10 validations without
+    improvement``; None when the parameters have no budget."""
     if not training.get("budget"):
         return None
     text = TrainingBudget.from_dict(training["budget"]).describe()
-    return f"{text}, batches of {training['batch_size']} images" if "batch_size" in training else text
+    text = f"{text}, batches of {training['batch_size']} images" if "batch_size" in training else text
+    if "selection" not in training:
+        return text
+    keys = ("selection", "smoothing_window", "patience")
+    config = ClassifierTrainingConfig.from_dict({k: training[k] for k in keys if k in training})
+    return f"{text}; kept checkpoint: {config.selector.describe()}"
 
 
 def report_sources(params: Mapping[str, Any]) -> ReportSources:

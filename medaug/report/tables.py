@@ -13,24 +13,39 @@ from typing import Any
 
 import pandas as pd
 
+from medaug.classify.evaluate import summarize_convergence
 from medaug.report.markdown import MISSING, mean_std, number, percent
 from medaug.report.statistics import paired_difference, summarize
 from medaug.report.trainsets import TrainingSet, baseline_of
 
 RUN_COLUMNS = ("trainset", "run", "cohort", "balanced_accuracy", "sensitivity", "specificity")
 THESIS_METRICS = (("sensitivity", "sens."), ("specificity", "spec."), ("balanced_accuracy", "BA"))
-STEPS_COLUMN = "optimisation_steps"   # optional column of runs.tsv (Adam steps of the run)
+STEPS_COLUMN = "optimisation_steps"   # optional column of runs.tsv (Adam steps the run took)
+CAP_COLUMN = "step_cap"               # optional column of runs.tsv (Adam steps the budget allowed)
 
 
 def _runs_of(runs: pd.DataFrame, trainset: str, cohort: str) -> pd.DataFrame:
     return runs[(runs["trainset"] == trainset) & (runs["cohort"] == cohort)]
 
 
+def effort_column(runs: pd.DataFrame) -> str:
+    """The step cap where runs.tsv records it (early stopping makes the steps taken differ by run),
+    else the optimisation steps taken (runs trained to the end of their budget)."""
+    return CAP_COLUMN if CAP_COLUMN in runs and runs[CAP_COLUMN].notna().any() else STEPS_COLUMN
+
+
+def steps_label(runs: pd.DataFrame) -> str:
+    """Column title of the step counts of :func:`steps_per_run`."""
+    return "step cap / run" if effort_column(runs) == CAP_COLUMN else "steps / run"
+
+
 def steps_per_run(runs: pd.DataFrame, trainset: str) -> list[int]:
-    """The distinct optimisation-step counts of a training set's runs (empty if not recorded)."""
-    if STEPS_COLUMN not in runs:
+    """The distinct step caps (or, without them, optimisation-step counts) of a training set's runs
+    (empty if not recorded)."""
+    column = effort_column(runs)
+    if column not in runs:
         return []
-    values = pd.to_numeric(runs.loc[runs["trainset"] == trainset, STEPS_COLUMN], errors="coerce").dropna()
+    values = pd.to_numeric(runs.loc[runs["trainset"] == trainset, column], errors="coerce").dropna()
     return sorted({int(v) for v in values})
 
 
@@ -43,10 +58,14 @@ def effort_statement(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> str:
     per_set = {s.name: steps_per_run(runs, s.name) for s in sets}
     if not any(per_set.values()):
         return "The runs did not record their optimisation steps."
+    capped = effort_column(runs) == CAP_COLUMN
     distinct = {tuple(v) for v in per_set.values()}
     if len(distinct) == 1 and len(next(iter(distinct))) == 1:
-        return f"Every run of every training set took {next(iter(distinct))[0]} optimisation steps."
-    return ("Optimisation steps per run differ between training sets: "
+        steps = next(iter(distinct))[0]
+        return (f"Every run of every training set had the same cap of {steps} optimisation steps (the steps "
+                "kept and taken: the convergence table)." if capped
+                else f"Every run of every training set took {steps} optimisation steps.")
+    return (("Step caps" if capped else "Optimisation steps") + " per run differ between training sets: "
             + "; ".join(f"{name} {_steps_text(v)}" for name, v in per_set.items()) + ".")
 
 
@@ -70,7 +89,7 @@ def results_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequ
                 values = group[metric].astype(float)
                 std = values.std(ddof=1) if values.notna().sum() > 1 else float("nan")
                 row[f"{cohort} {short}"] = mean_std(values.mean(), std, decimals)
-        row["steps / run"] = _steps_text(steps_per_run(runs, trainset.name))
+        row[steps_label(runs)] = _steps_text(steps_per_run(runs, trainset.name))
         row["runs"] = "/".join(str(c) for c in dict.fromkeys(counts))
         rows.append(row)
     return pd.DataFrame(rows)
@@ -114,13 +133,54 @@ def comparison_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: S
             "test cohort": cohort, "real-only": baseline.label, "augmented": trainset.label,
             "real-only BA": _interval(summarize(_ba_by_run(runs, baseline.name, cohort).values(), confidence), decimals),
             "augmented BA": _interval(summarize(_ba_by_run(runs, trainset.name, cohort).values(), confidence), decimals),
-            "steps / run (real-only, augmented)": f"{_steps_text(steps_per_run(runs, baseline.name))}, "
-                                                  f"{_steps_text(steps_per_run(runs, trainset.name))}",
+            f"{steps_label(runs)} (real-only, augmented)": f"{_steps_text(steps_per_run(runs, baseline.name))}, "
+                                                         f"{_steps_text(steps_per_run(runs, trainset.name))}",
             "difference": _interval(paired.summary, decimals),
             "paired runs": len(paired.differences),
         })
     return pd.DataFrame(rows, columns=["test cohort", "real-only", "augmented", "real-only BA", "augmented BA",
-                                       "steps / run (real-only, augmented)", "difference", "paired runs"])
+                                       f"{steps_label(runs)} (real-only, augmented)", "difference", "paired runs"])
+
+
+CONVERGENCE_COLUMNS = ("kept_step", "stopped_step", "step_cap", "kept_in_last_fifth")
+
+
+def has_convergence(runs: pd.DataFrame) -> bool:
+    """Whether runs.tsv records where each run's kept checkpoint lies (kept, stopped and cap steps)."""
+    return all(c in runs for c in CONVERGENCE_COLUMNS) and runs["kept_step"].notna().any()
+
+
+def _min_median_max(entry: Mapping[str, Any]) -> str:
+    return " / ".join(number(entry.get(k), 1) if isinstance(entry.get(k), float) else number(entry.get(k), 0)
+                      for k in ("min", "median", "max"))
+
+
+def convergence_table(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.DataFrame:
+    """Per training set, where the runs' kept checkpoints lie in the step budget: the selection
+    criterion, the step cap, the kept and stopped steps (min / median / max over runs), how many
+    runs stopped early (patience) and how many kept a checkpoint in the last 20 % of the cap (not
+    clearly converged). Built with :func:`medaug.classify.evaluate.summarize_convergence`, as the
+    metrics of the evaluate stage."""
+    summary = summarize_convergence(runs)
+    rows = []
+    for trainset in sets:
+        entry = summary.get(trainset.name)
+        if entry is None:
+            continue
+        n = entry["n_runs"]
+        rows.append({
+            "training set": trainset.label, "stage name": trainset.name, "selection": entry["selection"] or MISSING,
+            "step cap": _min_median_max(entry["step_cap"]) if entry["step_cap"]["min"] != entry["step_cap"]["max"]
+            else number(entry["step_cap"]["max"], 0),
+            "kept step (min / median / max)": _min_median_max(entry["kept_step"]),
+            "stopped step (min / median / max)": _min_median_max(entry["stopped_step"]),
+            "stopped early": MISSING if entry["stopped_early"] is None else f"{entry['stopped_early']}/{n}",
+            "kept in last 20 % of cap": MISSING if entry["kept_in_last_fifth"] is None
+            else f"{entry['kept_in_last_fifth']}/{n}",
+        })
+    return pd.DataFrame(rows, columns=["training set", "stage name", "selection", "step cap",
+                                       "kept step (min / median / max)", "stopped step (min / median / max)",
+                                       "stopped early", "kept in last 20 % of cap"])
 
 
 def _signed(value: float, decimals: int) -> str:

@@ -48,8 +48,8 @@ class ReportSources:
     timings: Sequence[Path] = ()          # metrics/timings/*.json (optional)
     qc_metrics: Mapping[str, Path] = field(default_factory=dict)  # cohort -> metrics/preprocess/<cohort>.json (optional)
     audit_dir: Path | None = None         # results/audit (stage audit; optional)
-    training_budget: str | None = None    # classify.training.budget in words (optional), e.g.
-                                          # "540 optimisation steps, validation every 18 steps"
+    training_budget: str | None = None    # classify.training.budget and selection in words (optional), e.g.
+                                          # "at most 1620 optimisation steps, validation every 18 steps, ..."
 
     def required(self) -> list[Path]:
         paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
@@ -129,6 +129,19 @@ def _paired_section(sources: ReportSources, settings: ReportSettings, runs: pd.D
     return out
 
 
+def _convergence_section(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> list[str]:
+    """Where each set's kept checkpoints lie in the step budget (kept / stopped / cap steps)."""
+    out = ["## Classifier convergence", ""]
+    if not tables.has_convergence(runs):
+        return out + ["The runs did not record their kept and stopped steps (trained before the selection "
+                      "criterion and early stopping were recorded).", ""]
+    return out + ["Per training set: the validation criterion that chose the kept checkpoint, the step cap, "
+                  "the kept and the stopped step over runs, how many runs stopped early (no better "
+                  "validation for `patience` validations) and how many kept a checkpoint in the last 20 % "
+                  "of the cap (not clearly converged: a larger cap may change them).", "",
+                  md.table(tables.convergence_table(runs, sets)), ""]
+
+
 def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame, figure: dict[str, str]) -> str:
     """The markdown text; ``figure`` maps figure keys to links relative to the report."""
     d = settings.decimals
@@ -144,10 +157,12 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
     out += ["## Classification results", "",
             "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
             "brackets). Columns per test cohort: sensitivity (AD recall), specificity (CN recall), "
-            "balanced accuracy; then the optimisation (Adam) steps each run took and the number of runs. "
+            "balanced accuracy; then the optimisation (Adam) step cap (or, for runs that did not record "
+            "one, the steps each run took) and the number of runs. "
             + (f"Training budget: {sources.training_budget}." if sources.training_budget else ""), "",
             md.table(tables.results_table(runs, sets, cohorts, d)), ""]
 
+    out += _convergence_section(runs, sets)
     out += _paired_section(sources, settings, runs)
     out += [md.image("balanced accuracy against the number of synthetic images", figure["ba"]), ""]
 

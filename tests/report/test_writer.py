@@ -269,3 +269,46 @@ def test_runs_table_must_cover_every_training_set(tmp_path: Path) -> None:
     with pytest.raises(ReportInputError, match=r"runs\.tsv: no runs for real-syn-50 on demo-train"):
         write_report(report_sources(params), params["report"]["out"],
                                   params["report"]["figures_dir"])
+
+
+def test_convergence_table_from_the_runs_kept_and_stopped_steps(tmp_path: Path) -> None:
+    params = fake_pipeline(tmp_path)
+    runs_path = Path(params["classify"]["evaluate"]["results_dir"]) / "runs.tsv"
+    runs = pd.read_csv(runs_path, sep="\t")
+    kept = {0: 180, 1: 450, 2: 432}          # run 1 kept in the last fifth of 540 steps; 432 = 0.8 x 540 is not
+    stopped = {0: 360, 1: 540, 2: 540}
+    runs["step_cap"] = 540
+    runs["kept_step"] = runs["run"].map(kept)
+    runs["stopped_step"] = runs["run"].map(stopped)
+    runs["optimisation_steps"] = runs["stopped_step"]
+    runs["kept_in_last_fifth"] = runs["run"].map({0: False, 1: True, 2: False})
+    runs["stop_reason"] = runs["run"].map({0: "patience", 1: "cap", 2: "cap"})
+    runs["selection"] = "validation_loss"
+    runs.loc[runs["trainset"] == "real-syn-20", "kept_step"] = 500      # every run in the last fifth
+    runs.loc[runs["trainset"] == "real-syn-20", "kept_in_last_fifth"] = True
+    runs.to_csv(runs_path, sep="\t", index=False)
+    params["classify"]["training"].update(selection="validation_loss", patience=10, smoothing_window=5)
+    text = write_report(report_sources(params), params["report"]["out"], params["report"]["figures_dir"])
+
+    block = section(text, "Classifier convergence")
+    rows = table_rows(block)
+    header, body = rows[0], {r[1]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert header[-2:] == ["stopped early", "kept in last 20 % of cap"]
+    assert list(body) == ["real-50", "real", "syn-10", "real-syn-10", "real-syn-20", "prior-syn-10"]
+    assert body["real"] == {**body["real"], "selection": "validation_loss", "step cap": "540",
+                            "kept step (min / median / max)": "180 / 432 / 450",
+                            "stopped step (min / median / max)": "360 / 540 / 540",
+                            "stopped early": "1/3", "kept in last 20 % of cap": "1/3"}
+    assert body["real-syn-20"]["kept in last 20 % of cap"] == "3/3"
+    assert body["real-syn-20"]["kept step (min / median / max)"] == "500 / 500 / 500"
+    # the results table gives the cap, not the steps each run took
+    results = table_rows(section(text, "Classification results"))
+    assert results[0][-2] == "step cap / run" and dict(zip(results[0], results[2]))["step cap / run"] == "540"
+    paired = section(text, "Real-only vs augmented balanced accuracy")
+    assert "Every run of every training set had the same cap of 540 optimisation steps" in paired
+    assert "kept checkpoint: lowest validation loss, early stopping after 10 validations without improvement" in paired
+
+
+def test_runs_without_kept_steps_say_so(built) -> None:
+    _, text = built
+    assert "did not record their kept and stopped steps" in section(text, "Classifier convergence")
