@@ -1,18 +1,23 @@
 """Synthetic-data audit: do the generated volumes copy training patients, how varied and how
 realistic are they?
 
-- :mod:`memorisation`: nearest-training-neighbour L2 and SSIM inside a brain mask, for synthetic
-  volumes and for held-out real volumes; near-copies flagged by thresholds.
-- :mod:`diversity`: mean pairwise MS-SSIM within a set (MONAI's metric, scales for small volumes)
-  and mean pairwise RMS difference over the same pairs.
+- :mod:`memorisation`: the brain mask and the Gaussian windows of local statistics; nearest-training-neighbour L2 and SSIM inside it, for
+  synthetic volumes and for held-out real volumes; near-copies flagged by thresholds; the
+  blur-matched test against the model's reconstructions of held-out volumes
+  (:mod:`reconstruction` makes them).
+- :mod:`diversity`: mean pairwise MS-SSIM within a set, in the brain mask (the acceptance bar,
+  against the real held-out volumes) and over the whole volume (MONAI's metric), mean pairwise RMS
+  difference over the same pairs, and the share of the real in-mask voxelwise variance a set holds.
 - :mod:`reference`: rank-d PCA reconstructions of the real training volumes, the diversity a
-  d-dimensional linear model of the real data reaches (d = the generator's latent size).
-- :mod:`fidelity`: Frechet distance and k-NN precision / recall in the feature space of the AD-vs-CN
-  classifier trained on real data (not an ImageNet / MedicalNet FID), GAN-train / GAN-test.
+  d-dimensional linear model of the real data reaches (d = the generator's latent size); information only.
+- :mod:`fidelity`: Frechet distance and k-NN precision / recall at equal set sizes, with a
+  real-vs-real baseline, in the feature space of the AD-vs-CN classifier trained on real data
+  (not an ImageNet / MedicalNet FID), GAN-train / GAN-test.
 - :mod:`regions`: demo only: dark-voxel fractions in the demo generator's medial temporal lobe and
   ventricle regions.
-- :mod:`checks`: pass / fail of each synthetic set against ``audit.criteria`` (diversity vs the PCA
-  reference, precision / recall, near-copies); :mod:`summary`: the summary tables and the metrics.
+- :mod:`checks`: pass / fail of each synthetic set against ``audit.criteria`` (diversity vs the real
+  held-out volumes, precision / recall, near-copies and the blur-matched test); :mod:`summary`: the
+  summary tables and the metrics.
 - :mod:`plots`, :mod:`montage`: figures and the per-label montage of random volumes;
   :mod:`files`: the names of what the stage writes; :mod:`run`: the whole stage.
 
@@ -20,9 +25,20 @@ The report renders these results (:mod:`medaug.report.audit_section`); nothing h
 """
 
 from medaug.audit.checks import acceptance_checks
-from medaug.audit.diversity import mean_pairwise_ms_ssim, pairwise_rms, sample_pairs, set_diversity
+from medaug.audit.diversity import (
+    masked_ms_ssim,
+    masked_variance_sum,
+    mean_pairwise_ms_ssim,
+    pairwise_masked_ms_ssim,
+    pairwise_rms,
+    sample_pairs,
+    set_diversity,
+    variance_share,
+)
 from medaug.audit.fidelity import (
     FEATURE_SPACE_NOTE,
+    equal_size_draws,
+    equal_size_precision_recall,
     frechet_distance,
     penultimate_features,
     precision_recall,
@@ -32,7 +48,9 @@ from medaug.audit.memorisation import (
     masked_rms_distances,
     masked_ssim,
     memorisation_summary,
+    nearest_distances,
     nearest_neighbours,
+    reconstruction_matched_test,
 )
 from medaug.audit.montage import montage_indices, set_montage
 from medaug.audit.reference import PCAReconstruction, pca_reconstruction, reference_latent_size
@@ -42,8 +60,10 @@ from medaug.io import finite_or_none
 
 __all__ = [
     "FEATURE_SPACE_NOTE", "PCAReconstruction", "acceptance_checks", "brain_mask", "checks_block",
-    "dark_fraction", "finite_or_none", "frechet_distance", "gaussian_region_weight", "grid_coordinates",
-    "masked_rms_distances", "masked_ssim", "mean_intensity", "mean_pairwise_ms_ssim", "memorisation_summary",
-    "montage_indices", "nearest_neighbours", "pairwise_rms", "pca_reconstruction", "penultimate_features",
-    "precision_recall", "reference_latent_size", "sample_pairs", "set_diversity", "set_montage",
+    "dark_fraction", "equal_size_draws", "equal_size_precision_recall", "finite_or_none", "frechet_distance",
+    "gaussian_region_weight", "grid_coordinates", "masked_ms_ssim", "masked_rms_distances", "masked_ssim",
+    "masked_variance_sum", "mean_intensity", "mean_pairwise_ms_ssim", "memorisation_summary", "montage_indices",
+    "nearest_distances", "nearest_neighbours", "pairwise_masked_ms_ssim", "pairwise_rms", "pca_reconstruction",
+    "penultimate_features", "precision_recall", "reconstruction_matched_test", "reference_latent_size",
+    "sample_pairs", "set_diversity", "set_montage", "variance_share",
 ]

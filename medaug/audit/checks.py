@@ -2,14 +2,22 @@
 
 A synthetic set passes when it is
 
-- **diverse enough**: its mean pairwise MS-SSIM is at most that of the rank-d PCA
-  reconstructions of the real training volumes of its label (:mod:`medaug.audit.reference`) plus
-  ``ms_ssim_margin``. Collapse to the class mean gives MS-SSIM near 1 and fails;
+- **diverse enough**: its mean pairwise MS-SSIM inside the brain mask
+  (:func:`medaug.audit.diversity.masked_ms_ssim`) is at most that of the real held-out volumes of
+  its label plus ``ms_ssim_margin``. Collapse to one volume gives MS-SSIM near 1 and fails, and so
+  does a generator that only spans a low-rank linear model of the training set (the rank-d PCA
+  reconstructions, reported beside it, are not the bar: a VAE started from the PPCA of its
+  training set would pass against them by construction);
 - **realistic and covering**: k-NN precision >= ``min_precision`` and recall >= ``min_recall`` in the
-  real classifier's feature space (:mod:`medaug.audit.fidelity`; per label, mean over classifier runs).
-  Precision alone is met by a class prototype; recall is what a collapsed set lacks;
+  real classifier's feature space at equal set sizes, averaged over draws and classifier runs
+  (:func:`medaug.audit.fidelity.equal_size_precision_recall`). Precision alone is met by a class
+  prototype; recall is what a collapsed set lacks;
 - **not memorising**: at most ``max_near_copies`` near-copies of a training volume
-  (:mod:`medaug.audit.memorisation`).
+  (:mod:`medaug.audit.memorisation`), and at most a share ``max_share_closer_than_reconstructions``
+  of the synthetic volumes nearer to a training volume than the model's reconstructions of
+  held-out real volumes usually are (the blur-matched test,
+  :func:`medaug.audit.memorisation.reconstruction_matched_test`): a blurred copy of a training
+  volume passes the near-copy thresholds but not this test.
 
 A value that could not be computed (None or NaN) makes its check None ("unknown"), and the set
 does not pass.
@@ -21,7 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-CRITERIA = ("ms_ssim_margin", "min_precision", "min_recall", "max_near_copies")
+CRITERIA = ("ms_ssim_margin", "min_precision", "min_recall", "max_near_copies", "max_share_closer_than_reconstructions")
 """Keys of the ``audit.criteria`` parameter block."""
 
 
@@ -33,33 +41,46 @@ def _check(ok: bool, *values: Any) -> bool | None:
     return bool(ok) if all(_known(v) for v in values) else None
 
 
-def acceptance_checks(ms_ssim: float | None, ms_ssim_reference: float | None, precision: float | None,
-                      recall: float | None, near_copies: int | None, criteria: Mapping[str, Any]) -> dict[str, Any]:
+def acceptance_checks(ms_ssim: float | None, ms_ssim_real: float | None, precision: float | None,
+                      recall: float | None, near_copies: int | None, share_closer: float | None,
+                      criteria: Mapping[str, Any]) -> dict[str, Any]:
     """The checks block of one (sampler, label).
 
     Args:
-        ms_ssim: mean pairwise MS-SSIM of the synthetic volumes (unitless, in [0, 1]).
-        ms_ssim_reference: the same for the rank-d PCA reconstructions of the real training volumes.
-        precision, recall: k-NN precision / recall in the classifier feature space, in [0, 1].
+        ms_ssim: mean pairwise in-mask MS-SSIM of the synthetic volumes (unitless, in [0, 1]).
+        ms_ssim_real: the same for the real held-out volumes of the label (the bar).
+        precision, recall: equal-size k-NN precision / recall in the classifier feature space, in [0, 1].
         near_copies: number of synthetic volumes flagged as near-copies.
-        criteria: ``{ms_ssim_margin, min_precision, min_recall, max_near_copies}`` (``audit.criteria``).
+        share_closer: share of synthetic volumes nearer to a training volume than the
+            reconstruction quantile (blur-matched memorisation test), in [0, 1].
+        criteria: the ``audit.criteria`` block (keys :data:`CRITERIA`).
     Returns:
-        ``{ms_ssim, ms_ssim_pca_reference, ms_ssim_limit, diversity_ok, precision, recall, fidelity_ok,
-        near_copies, memorisation_ok, passed}``; each ``*_ok`` is True / False, or None when one of
-        its inputs is missing; ``passed`` is True only when all three are True.
+        ``{ms_ssim, ms_ssim_real_held_out, ms_ssim_limit, diversity_ok, precision, recall, fidelity_ok,
+        near_copies, near_copies_ok, share_closer_than_reconstructions, share_closer_limit,
+        reconstruction_test_ok, memorisation_ok, passed}``; each ``*_ok`` is True / False, or None
+        when one of its inputs is missing; ``memorisation_ok`` needs both memorisation checks;
+        ``passed`` is True only when diversity, fidelity and memorisation are all True.
     """
     missing = [key for key in CRITERIA if key not in criteria]
     if missing:
         raise KeyError(f"audit.criteria lacks {missing}")
-    limit = float(ms_ssim_reference) + float(criteria["ms_ssim_margin"]) if _known(ms_ssim_reference) else None
+    limit = float(ms_ssim_real) + float(criteria["ms_ssim_margin"]) if _known(ms_ssim_real) else None
     diversity_ok = _check(_known(ms_ssim) and _known(limit) and ms_ssim <= limit, ms_ssim, limit)
     fidelity_ok = _check(_known(precision) and _known(recall) and precision >= float(criteria["min_precision"])
                          and recall >= float(criteria["min_recall"]), precision, recall)
-    memorisation_ok = _check(_known(near_copies) and int(near_copies) <= int(criteria["max_near_copies"]), near_copies)
+    copies_ok = _check(_known(near_copies) and int(near_copies) <= int(criteria["max_near_copies"]), near_copies)
+    share_limit = float(criteria["max_share_closer_than_reconstructions"])
+    reconstruction_ok = _check(_known(share_closer) and share_closer <= share_limit, share_closer)
+    memorisation_ok = (None if copies_ok is None or reconstruction_ok is None
+                       else bool(copies_ok and reconstruction_ok))
+    if copies_ok is False or reconstruction_ok is False:
+        memorisation_ok = False
     return {
-        "ms_ssim": ms_ssim, "ms_ssim_pca_reference": ms_ssim_reference, "ms_ssim_limit": limit,
+        "ms_ssim": ms_ssim, "ms_ssim_real_held_out": ms_ssim_real, "ms_ssim_limit": limit,
         "diversity_ok": diversity_ok,
         "precision": precision, "recall": recall, "fidelity_ok": fidelity_ok,
-        "near_copies": int(near_copies) if _known(near_copies) else None, "memorisation_ok": memorisation_ok,
+        "near_copies": int(near_copies) if _known(near_copies) else None, "near_copies_ok": copies_ok,
+        "share_closer_than_reconstructions": share_closer, "share_closer_limit": share_limit,
+        "reconstruction_test_ok": reconstruction_ok, "memorisation_ok": memorisation_ok,
         "passed": diversity_ok is True and fidelity_ok is True and memorisation_ok is True,
     }

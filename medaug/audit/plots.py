@@ -50,12 +50,15 @@ def memorisation_figure(neighbours: pd.DataFrame, l2_max: float, ssim_min: float
 
 
 def diversity_figure(diversity: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Bars of mean pairwise MS-SSIM (+- sd) per group and label, and of the mean pairwise RMS
-    difference (+- sd) when the table has it. Columns: group, label, ms_ssim_mean, ms_ssim_std
-    [, rms_mean, rms_std]."""
+    """Bars of mean pairwise MS-SSIM (+- sd) per group and label, in the mask and over the whole
+    volume, and of the mean pairwise RMS difference (+- sd), each when the table has it. Columns:
+    group, label, ms_ssim_mean, ms_ssim_std [, ms_ssim_mask_mean, ms_ssim_mask_std, rms_mean, rms_std]."""
     labels = list(dict.fromkeys(diversity["label"]))
     groups = _groups(diversity)
-    panels = [("ms_ssim", "mean pairwise MS-SSIM (lower = more diverse)")]
+    panels = []
+    if "ms_ssim_mask_mean" in diversity.columns:
+        panels.append(("ms_ssim_mask", "mean pairwise MS-SSIM in the mask (lower = more diverse)"))
+    panels.append(("ms_ssim", "mean pairwise MS-SSIM, whole volume"))
     if "rms_mean" in diversity.columns:
         panels.append(("rms", "mean pairwise RMS difference (higher = more diverse)"))
     width_in = 1.2 + 1.3 * len(groups) * len(labels) / 2

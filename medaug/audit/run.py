@@ -7,11 +7,15 @@ they never saw); each synthetic set ``<synthetic>.<sampler>/<label>/samples.tsv 
 the classifiers ``<fidelity.classifier_dir>/<trainset>/run-<k>/``. Writes into ``<results_dir>``
 (names in :mod:`medaug.audit.files`)::
 
-    neighbours.tsv   one row per synthetic / held-out volume: nearest training volume (L2, SSIM), near_copy
-    diversity.tsv    group, label: mean pairwise MS-SSIM and RMS difference (sd, pairs); the group
-                     ``real train PCA-d`` holds the rank-d PCA reconstructions of the training volumes
-    fidelity.tsv     group, label, run: Frechet distance, precision, recall (classifier features;
-                     every group, the PCA-d reconstructions too, against the held-out real volumes)
+    neighbours.tsv   one row per synthetic / held-out / reconstructed held-out volume: nearest
+                     training volume (L2, SSIM), near_copy
+    diversity.tsv    group, label: mean pairwise MS-SSIM (whole volume and in the mask), RMS difference
+                     (sd, pairs) and the share of the training volumes' in-mask voxelwise variance;
+                     ``real train PCA-d`` holds the rank-d PCA reconstructions of the training volumes,
+                     ``real held-out reconstructed`` the model's reconstructions of the held-out volumes
+    fidelity.tsv     group, label, run: Frechet distance against all held-out real features, and k-NN
+                     precision / recall at equal set sizes, mean and sd over ``fidelity.draws`` draws
+                     (classifier features; ``real held-out halves`` is the real-vs-real baseline)
     gan.tsv          sampler: GAN-train / GAN-test balanced accuracy (mean, sd), real-on-real baseline
     gan_runs.tsv     the same per classifier run
     regions.tsv      demo only: dark-voxel fraction in the generator's MTL / ventricle regions
@@ -21,9 +25,12 @@ the classifiers ``<fidelity.classifier_dir>/<trainset>/run-<k>/``. Writes into `
     *.png            figures
 
 and ``<metrics>`` (DVC metrics: finite numbers or null), with the block ``checks`` per sampler and
-label. d of the PCA reference is ``reference.latent_size`` or the latent size in
-``<reference.models_dir>/<label>/model/model.json``. The Frechet distance is computed in the
-real-data classifier's feature space: it is not an ImageNet / MedicalNet FID.
+label. Every in-mask figure uses one mask: voxels whose mean training intensity exceeds
+``mask.threshold``, eroded by ``mask.erode_voxels``. The blur-matched memorisation test and the
+reconstructions group load the trained model of each label from
+``<reference.models_dir>/<label>/model``; d of the PCA reference is ``reference.latent_size`` or
+the latent size in that model's ``model.json``. The Frechet distance and precision / recall are
+computed in the real-data classifier's feature space: not an ImageNet / MedicalNet FID.
 """
 
 from __future__ import annotations
@@ -42,10 +49,11 @@ from medaug.audit import files
 from medaug.audit import fidelity as fid
 from medaug.audit import memorisation as mem
 from medaug.audit import plots, regions
+from medaug.audit.reconstruction import label_model, reconstruct
 from medaug.audit import summary as tables
 from medaug.audit.montage import set_montage
 from medaug.audit.reference import label_references
-from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_TRAIN
+from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_HALVES, REAL_TRAIN, RECONSTRUCTIONS
 from medaug.bids.layout import read_table
 from medaug.classify import (
     LABELS,
@@ -109,23 +117,41 @@ def synthetic_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
     return out
 
 
-def audit_memorisation(params, real, synthetic, mask) -> tuple[pd.DataFrame, dict]:
+def held_out_reconstructions(params, real) -> dict[str, np.ndarray]:
+    """Label -> the trained model's reconstructions of that label's held-out volumes (n, D, H, W)."""
+    models_dir, batch = params["reference"]["models_dir"], int(params["memorisation"]["batch_size"])
+    out = {}
+    for label in params["labels"]:
+        out[label] = reconstruct(label_model(models_dir, label), of_label(real["held_out"], label)[0], batch)
+        logger.info("reconstructed %d held-out %s volumes with %s/%s/model", len(out[label]), label, models_dir, label)
+    return out
+
+
+def audit_memorisation(params, real, synthetic, reconstructions, mask) -> tuple[pd.DataFrame, dict]:
+    """Nearest training volumes of the synthetic, held-out and reconstructed held-out volumes; per
+    (sampler, label) the near-copy summary and the blur-matched test against the reconstructions."""
     options = params["memorisation"]
     ssim_options = {"sigma": float(options["ssim_sigma"]), "radius": int(options["ssim_radius"])}
+    ssim_min, l2_max, quantile = float(options["ssim_min"]), float(options["l2_max"]), float(options["reconstruction_quantile"])
     rows, summaries = [], {}
     for label in params["labels"]:
         train, train_ids = of_label(real["train"], label)
         held, held_ids = of_label(real["held_out"], label)
         held_nn = mem.nearest_neighbours(held, train, mask, int(options["n_candidates"]), ssim_options)
-        held_flags = mem.near_copy_flags(held_nn.l2, held_nn.ssim, float(options["ssim_min"]), float(options["l2_max"]))
+        held_flags = mem.near_copy_flags(held_nn.l2, held_nn.ssim, ssim_min, l2_max)
         rows.append(mem.neighbour_table(held_ids, train_ids, held_nn, held_flags).assign(group=HELD_OUT, label=label))
+        recon_nn = mem.nearest_neighbours(reconstructions[label], train, mask, int(options["n_candidates"]), ssim_options)
+        recon_flags = mem.near_copy_flags(recon_nn.l2, recon_nn.ssim, ssim_min, l2_max)
+        rows.append(mem.neighbour_table(held_ids, train_ids, recon_nn, recon_flags)
+                    .assign(group=RECONSTRUCTIONS, label=label))
         for sampler, volumes in synthetic.items():
             images, ids = of_label(volumes, label)
             nn = mem.nearest_neighbours(images, train, mask, int(options["n_candidates"]), ssim_options)
-            flags = mem.near_copy_flags(nn.l2, nn.ssim, float(options["ssim_min"]), float(options["l2_max"]))
+            flags = mem.near_copy_flags(nn.l2, nn.ssim, ssim_min, l2_max)
             rows.append(mem.neighbour_table(ids, train_ids, nn, flags).assign(group=sampler, label=label))
-            summaries[(sampler, label)] = mem.memorisation_summary(nn, held_nn, float(options["ssim_min"]),
-                                                                   float(options["l2_max"]))
+            summaries[(sampler, label)] = {**mem.memorisation_summary(nn, held_nn, ssim_min, l2_max),
+                                           **mem.reconstruction_matched_test(nn.l2, recon_nn.l2, quantile),
+                                           "reconstruction_quantile": quantile}
             logger.info("memorisation %s %s: %s", sampler, label, summaries[(sampler, label)])
     table = pd.concat(rows, ignore_index=True)
     return table[["group", "label", *[c for c in table.columns if c not in ("group", "label")]]], summaries
@@ -137,24 +163,38 @@ def classifier_runs(options: Mapping[str, Any], trainset: str) -> list[tuple[int
 
 
 def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
-    """Per classifier run and label: every group but the held-out one against the held-out real features."""
+    """Per classifier run and label, every group but the held-out one: the Frechet distance to all
+    held-out real features, and precision / recall at equal set sizes over seeded draws
+    (:func:`medaug.audit.fidelity.equal_size_precision_recall`), with the real-vs-real baseline as
+    group ``real held-out halves``. The draws are the same for every classifier run."""
     options = params["fidelity"]
     batch, k = int(options["batch_size"]), int(options["k"])
+    groups = [g for g in arrays if g != HELD_OUT]
 
     def features(model, images: np.ndarray) -> np.ndarray:
         return fid.penultimate_features(model, torch.from_numpy(np.ascontiguousarray(images, np.float32))[:, None], batch)
 
+    draws = {}
+    for index, label in enumerate(params["labels"]):
+        draws[label] = fid.equal_size_draws(len(arrays[HELD_OUT][label]), {g: len(arrays[g][label]) for g in groups},
+                                            int(options["draws"]), [int(params["seed"]), index])
+        if draws[label][0] <= k:
+            logger.warning("fidelity %s: %d held-out volumes give halves of %d <= k = %d; precision / recall unknown",
+                           label, len(arrays[HELD_OUT][label]), draws[label][0], k)
     rows = []
     for run, model in classifier_runs(options, options["real_trainset"]):
         for label in params["labels"]:
             reference = features(model, arrays[HELD_OUT][label])
-            for group in (g for g in arrays if g != HELD_OUT):
-                candidate = features(model, arrays[group][label])
-                rows.append({"group": group, "label": label, "run": run,
-                             "frechet_distance": fid.frechet_distance(candidate, reference),
-                             **fid.precision_recall(reference, candidate, k),
-                             "n": len(candidate), "n_reference": len(reference)})
-    return pd.DataFrame(rows)
+            candidates = {group: features(model, arrays[group][label]) for group in groups}
+            scores = fid.equal_size_precision_recall(reference, candidates, k, draws[label][1], real_group=REAL_HALVES)
+            for group, score in scores.items():
+                distance = fid.frechet_distance(candidates[group], reference) if group in candidates else None
+                rows.append({"group": group, "label": label, "run": run, "frechet_distance": distance,
+                             **score, "n_reference": score["n"],
+                             "n_set": len(candidates[group]) if group in candidates else len(reference)})
+    frame = pd.DataFrame(rows)
+    numeric = ["frechet_distance", "precision", "recall", "precision_sd", "recall_sd"]
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in numeric if c in frame.columns})
 
 
 def _balanced_accuracy(model, volumes: VolumeSet, batch: int) -> float:
@@ -237,15 +277,18 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     affine = np.asarray(metadata["affine"]) if metadata.get("affine") is not None else None
 
     train_all = real["train"].images[:, 0].numpy()
-    mask = mem.brain_mask(train_all, float(params["memorisation"]["mask_threshold"]))
-    neighbours, memorisation = audit_memorisation(params, real, synthetic, mask)
+    mask = mem.brain_mask(train_all, float(params["mask"]["threshold"]), int(params["mask"]["erode_voxels"]))
+    logger.info("brain mask: %d voxels of %d", int(mask.sum()), mask.size)
+    reconstructions = held_out_reconstructions(params, real)
+    neighbours, memorisation = audit_memorisation(params, real, synthetic, reconstructions, mask)
     train = label_arrays(real["train"], labels)
     pca_volumes, pca_info = label_references(train, params["reference"])
     arrays = {REAL_TRAIN: train, HELD_OUT: label_arrays(real["held_out"], labels), PCA_REFERENCE: pca_volumes,
               **{sampler: label_arrays(volumes, labels) for sampler, volumes in synthetic.items()}}
     options = params["diversity"]
-    diversity = div.diversity_table(arrays, int(options["max_pairs"]), int(params["seed"]), options["weights"],
-                                    int(options["kernel_size"]), float(options["kernel_sigma"]), mask)
+    diversity = div.diversity_table({**arrays, RECONSTRUCTIONS: reconstructions}, int(options["max_pairs"]),
+                                    int(params["seed"]), options["weights"], int(options["kernel_size"]),
+                                    float(options["kernel_sigma"]), mask, variance_reference=REAL_TRAIN)
     diversity = diversity.merge(pd.DataFrame([{"group": PCA_REFERENCE, "label": label, **info}
                                               for label, info in pca_info.items()]), how="left", on=["group", "label"])
     fidelity = audit_fidelity(params, arrays)

@@ -1,8 +1,10 @@
 """The audit's summary tables and its DVC metrics document, from the tidy per-measure tables.
 
 Group names used in every table: :data:`REAL_TRAIN` (the generators' training volumes),
-:data:`HELD_OUT` (real volumes they never saw), :data:`PCA_REFERENCE` (rank-d PCA reconstructions
-of the training volumes, :mod:`medaug.audit.reference`) and one group per sampler.
+:data:`HELD_OUT` (real volumes they never saw), :data:`RECONSTRUCTIONS` (the model's
+reconstructions of the held-out volumes, :mod:`medaug.audit.reconstruction`), :data:`PCA_REFERENCE`
+(rank-d PCA reconstructions of the training volumes, :mod:`medaug.audit.reference`; information
+only), :data:`REAL_HALVES` (the real-vs-real precision / recall baseline) and one group per sampler.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from medaug.io import finite_or_none
 HELD_OUT = "real held-out"
 REAL_TRAIN = "real train"
 PCA_REFERENCE = "real train PCA-d"
-COUNT_COLUMNS = ("n_synthetic", "n_held_out", "n_near_copies")
+RECONSTRUCTIONS = "real held-out reconstructed"
+REAL_HALVES = "real held-out halves"
+COUNT_COLUMNS = ("n_synthetic", "n_held_out", "n_near_copies", "n_reconstructions")
+FIDELITY_MEASURES = ("frechet_distance", "precision", "recall", "precision_sd", "recall_sd")
 
 
 def _value(frame: pd.DataFrame, key: tuple[str, str], column: str) -> Any:
@@ -28,28 +33,37 @@ def _value(frame: pd.DataFrame, key: tuple[str, str], column: str) -> Any:
 
 
 def fidelity_means(fidelity: pd.DataFrame) -> pd.DataFrame:
-    """Frechet distance, precision and recall per (group, label), averaged over classifier runs."""
-    return fidelity.groupby(["group", "label"])[["frechet_distance", "precision", "recall"]].mean()
+    """Frechet distance, precision and recall (and their sds over draws) per (group, label), averaged
+    over classifier runs; missing values are skipped."""
+    columns = [c for c in FIDELITY_MEASURES if c in fidelity.columns]
+    numeric = fidelity.assign(**{c: pd.to_numeric(fidelity[c], errors="coerce") for c in columns})
+    return numeric.groupby(["group", "label"])[columns].mean()
 
 
 def summary_table(samplers: Sequence[str], labels: Sequence[str], memorisation: Mapping[tuple[str, str], dict],
                   diversity: pd.DataFrame, fidelity: pd.DataFrame) -> pd.DataFrame:
-    """One row per (sampler, label), after a reference row per label for the real training split.
+    """One row per (sampler, label), after reference rows per label for the real training split and
+    the real-vs-real precision / recall baseline.
 
     Args:
-        memorisation: (sampler, label) -> :func:`~medaug.audit.memorisation.memorisation_summary`.
-        diversity: columns group, label, ms_ssim_mean, rms_mean (:func:`~medaug.audit.diversity.set_diversity`).
+        memorisation: (sampler, label) -> :func:`~medaug.audit.memorisation.memorisation_summary`
+            merged with :func:`~medaug.audit.memorisation.reconstruction_matched_test`.
+        diversity: columns group, label, ms_ssim_mean, ms_ssim_mask_mean, rms_mean, variance_share
+            (:func:`~medaug.audit.diversity.diversity_table`).
         fidelity: columns group, label, run, frechet_distance, precision, recall.
     """
     div_index = diversity.set_index(["group", "label"])
     fid_mean = fidelity_means(fidelity)
     rows = []
-    for group in [REAL_TRAIN, *samplers]:
+    for group in [REAL_TRAIN, REAL_HALVES, *samplers]:
         for label in labels:
             row = {"sampler": group, "label": label, **memorisation.get((group, label), {})}
+            row["ms_ssim_mask_mean"] = _value(div_index, (group, label), "ms_ssim_mask_mean")
+            row["real_ms_ssim_mask_mean"] = _value(div_index, (HELD_OUT, label), "ms_ssim_mask_mean")
             row["ms_ssim_mean"] = _value(div_index, (group, label), "ms_ssim_mean")
             row["real_ms_ssim_mean"] = _value(div_index, (HELD_OUT, label), "ms_ssim_mean")
             row["rms_mean"] = _value(div_index, (group, label), "rms_mean")
+            row["variance_share"] = _value(div_index, (group, label), "variance_share")
             if (group, label) in fid_mean.index:
                 row.update(fid_mean.loc[(group, label)].to_dict())
             rows.append(row)
@@ -65,29 +79,52 @@ def checks_block(samplers: Sequence[str], labels: Sequence[str], memorisation: M
                  criteria: Mapping[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     """``{sampler: {label: checks}}``: :func:`~medaug.audit.checks.acceptance_checks` plus context.
 
-    Context keys (not checked): ``ms_ssim_real_train`` and ``ms_ssim_real_held_out`` (the raw real
-    figures), ``rms_synthetic``, ``rms_real_train``, ``rms_pca_reference`` (mean pairwise RMS
-    difference inside the brain mask), ``pca_rank`` and ``pca_explained_variance`` from
-    ``references[label]`` (``{rank, explained_variance}``), ``n_classifier_runs``.
-    Precision and recall are per label, averaged over the classifier runs.
+    Checked: in-mask MS-SSIM against the real held-out volumes', equal-size precision / recall,
+    near-copies and the blur-matched share. Context keys (not checked): in-mask MS-SSIM of the
+    real training volumes, the held-out reconstructions and the PCA-d reference
+    (``ms_ssim_real_train``, ``ms_ssim_reconstructions``, ``ms_ssim_pca_reference``); whole-volume
+    MS-SSIM (``ms_ssim_whole_volume``, ``ms_ssim_whole_volume_real_held_out``); ``variance_share``
+    (in-mask voxelwise variance of the set / that of the real training volumes) of the samples,
+    the held-out real volumes, their reconstructions and the PCA-d reference; the real-vs-real
+    baseline ``precision_real_halves`` / ``recall_real_halves`` at the same set size
+    ``precision_recall_set_size``; ``reconstruction_nn_threshold`` and ``reconstruction_quantile``
+    of the blur-matched test; mean pairwise RMS difference inside the mask (``rms_synthetic``,
+    ``rms_real_train``, ``rms_pca_reference``); ``pca_rank``, ``pca_explained_variance`` from
+    ``references[label]``; ``n_classifier_runs``. Precision and recall are per label, averaged
+    over draws and classifier runs.
     """
     div_index = diversity.set_index(["group", "label"])
     fid_mean = fidelity_means(fidelity)
     runs = fidelity.groupby(["group", "label"])["run"].nunique() if len(fidelity) else pd.Series(dtype=int)
+    sizes = fidelity.groupby(["group", "label"])["n"].first() if "n" in fidelity.columns else pd.Series(dtype=int)
     block: dict[str, dict[str, dict[str, Any]]] = {}
     for sampler in samplers:
         block[sampler] = {}
         for label in labels:
             key = (sampler, label)
+            memo = memorisation.get(key) or {}
             checks = acceptance_checks(
-                ms_ssim=_value(div_index, key, "ms_ssim_mean"),
-                ms_ssim_reference=_value(div_index, (PCA_REFERENCE, label), "ms_ssim_mean"),
+                ms_ssim=_value(div_index, key, "ms_ssim_mask_mean"),
+                ms_ssim_real=_value(div_index, (HELD_OUT, label), "ms_ssim_mask_mean"),
                 precision=_value(fid_mean, key, "precision"), recall=_value(fid_mean, key, "recall"),
-                near_copies=(memorisation.get(key) or {}).get("n_near_copies"), criteria=criteria)
+                near_copies=memo.get("n_near_copies"), share_closer=memo.get("share_closer_than_reconstructions"),
+                criteria=criteria)
             reference = references.get(label) or {}
             checks.update({
-                "ms_ssim_real_train": _value(div_index, (REAL_TRAIN, label), "ms_ssim_mean"),
-                "ms_ssim_real_held_out": _value(div_index, (HELD_OUT, label), "ms_ssim_mean"),
+                "ms_ssim_real_train": _value(div_index, (REAL_TRAIN, label), "ms_ssim_mask_mean"),
+                "ms_ssim_reconstructions": _value(div_index, (RECONSTRUCTIONS, label), "ms_ssim_mask_mean"),
+                "ms_ssim_pca_reference": _value(div_index, (PCA_REFERENCE, label), "ms_ssim_mask_mean"),
+                "ms_ssim_whole_volume": _value(div_index, key, "ms_ssim_mean"),
+                "ms_ssim_whole_volume_real_held_out": _value(div_index, (HELD_OUT, label), "ms_ssim_mean"),
+                "variance_share": _value(div_index, key, "variance_share"),
+                "variance_share_real_held_out": _value(div_index, (HELD_OUT, label), "variance_share"),
+                "variance_share_reconstructions": _value(div_index, (RECONSTRUCTIONS, label), "variance_share"),
+                "variance_share_pca_reference": _value(div_index, (PCA_REFERENCE, label), "variance_share"),
+                "precision_real_halves": _value(fid_mean, (REAL_HALVES, label), "precision"),
+                "recall_real_halves": _value(fid_mean, (REAL_HALVES, label), "recall"),
+                "precision_recall_set_size": finite_or_none(sizes.get(key)),
+                "reconstruction_nn_threshold": memo.get("reconstruction_nn_threshold"),
+                "reconstruction_quantile": memo.get("reconstruction_quantile"),
                 "rms_synthetic": _value(div_index, key, "rms_mean"),
                 "rms_real_train": _value(div_index, (REAL_TRAIN, label), "rms_mean"),
                 "rms_pca_reference": _value(div_index, (PCA_REFERENCE, label), "rms_mean"),
@@ -104,7 +141,7 @@ def checks_frame(block: Mapping[str, Mapping[str, Mapping[str, Any]]], criteria:
     rows = [{"sampler": sampler, "label": label, **checks, **{f"criterion_{k}": v for k, v in criteria.items()}}
             for sampler, by_label in block.items() for label, checks in by_label.items()]
     frame = pd.DataFrame(rows)
-    for column in ("near_copies", "pca_rank"):
+    for column in ("near_copies", "pca_rank", "precision_recall_set_size"):
         if column in frame.columns:
             frame[column] = frame[column].astype("Int64")
     return frame

@@ -41,3 +41,41 @@ def test_pairwise_rms_matches_direct_computation_and_is_zero_for_a_collapsed_set
     assert pairwise_rms(volumes, pairs)[0] == pytest.approx(np.sqrt(((volumes[0].astype(float) - volumes[1]) ** 2).mean()))
     collapsed = set_diversity(np.repeat(volumes[:1], 4, axis=0), 10, 0, **SMALL_MS_SSIM)
     assert collapsed["rms_mean"] == pytest.approx(0.0) and collapsed["n_pairs"] == 6
+
+
+def test_masked_ms_ssim_ignores_voxels_outside_the_mask_and_matches_monai_on_a_full_mask():
+    from medaug.audit import masked_ms_ssim
+    from medaug.audit.diversity import pairwise_ms_ssim
+
+    volumes = smooth_volumes(2, shape=(16, 20, 16))
+    noisy = np.clip(volumes + 0.1 * np.random.default_rng(0).standard_normal(volumes.shape), 0, 1).astype(np.float32)
+    full = np.ones(volumes.shape[1:], dtype=bool)
+    both = np.concatenate([volumes, noisy])
+    monai = pairwise_ms_ssim(both, np.array([[0, 2], [1, 3]]), **SMALL_MS_SSIM)
+    assert masked_ms_ssim(volumes, noisy, full, **SMALL_MS_SSIM) == pytest.approx(monai, abs=0.01)
+    assert masked_ms_ssim(volumes, volumes, full, **SMALL_MS_SSIM) == pytest.approx([1.0, 1.0], abs=1e-5)
+    mask = np.zeros_like(full)
+    mask[3:13, 4:16, 3:13] = True
+    outside = noisy.copy()
+    outside[:, ~mask] = np.random.default_rng(1).random((2, int((~mask).sum())))   # scramble the "scalp"
+    inside = masked_ms_ssim(volumes, noisy, mask, **SMALL_MS_SSIM)
+    assert masked_ms_ssim(volumes, outside, mask, **SMALL_MS_SSIM) == pytest.approx(inside, abs=1e-6)
+    assert masked_ms_ssim(volumes, volumes[::-1], mask, **SMALL_MS_SSIM).max() < inside.min()
+    with pytest.raises(ValueError, match="empty"):
+        masked_ms_ssim(volumes, noisy, np.zeros_like(full), **SMALL_MS_SSIM)
+    with pytest.raises(ValueError, match="too small"):
+        masked_ms_ssim(volumes, noisy, full, [0.2] * 6, 3, 1.0)
+
+
+def test_variance_share_is_one_for_the_reference_and_scales_with_the_square_of_the_spread():
+    from medaug.audit import masked_variance_sum, variance_share
+
+    volumes = smooth_volumes(6).astype(np.float64)
+    mask = np.ones(volumes.shape[1:], dtype=bool)
+    mean = volumes.mean(0)
+    assert variance_share(volumes, volumes, mask) == pytest.approx(1.0)
+    assert variance_share(mean + 0.5 * (volumes - mean), volumes, mask) == pytest.approx(0.25)
+    assert variance_share(np.repeat(volumes[:1], 4, 0), volumes, mask) == pytest.approx(0.0)   # collapsed
+    assert variance_share(volumes, np.repeat(volumes[:1], 4, 0), mask) is None                 # reference flat
+    with pytest.raises(ValueError, match="N >= 2"):
+        masked_variance_sum(volumes[:1], mask)

@@ -42,3 +42,33 @@ def test_penultimate_features_feed_the_last_layer():
     assert features.shape == (3, model.classifier[-1].in_features)
     logits = model.classifier[-1](torch.from_numpy(features).float())
     assert torch.allclose(logits, model(images), atol=1e-5)
+
+
+def test_equal_size_draws_split_the_real_set_and_subsample_each_group():
+    from medaug.audit import equal_size_draws
+
+    m, draws = equal_size_draws(9, {"a": 200, "b": 6}, 3, seed=[1, 2])
+    assert m == 4 and len(draws) == 3
+    for draw in draws:
+        assert len(draw["reference"]) == len(draw["real"]) == len(draw["a"]) == len(draw["b"]) == 4
+        assert not set(draw["reference"]) & set(draw["real"]) and draw["a"].max() < 200 and draw["b"].max() < 6
+    again = equal_size_draws(9, {"a": 200, "b": 6}, 3, seed=[1, 2])[1]
+    assert all((x["a"] == y["a"]).all() for x, y in zip(draws, again))
+    with pytest.raises(ValueError, match="reserved"):
+        equal_size_draws(9, {"real": 10}, 3, 0)
+    with pytest.raises(ValueError, match="draws"):
+        equal_size_draws(9, {"a": 10}, 0, 0)
+
+
+def test_equal_size_precision_recall_matches_real_vs_real_for_a_same_distribution_set():
+    from medaug.audit import equal_size_draws, equal_size_precision_recall
+
+    rng = np.random.default_rng(0)
+    real, same = rng.standard_normal((40, 4)), rng.standard_normal((200, 4))
+    m, draws = equal_size_draws(40, {"same": 200}, 20, seed=0)
+    scores = equal_size_precision_recall(real, {"same": same}, 3, draws)
+    assert m == 20 and scores["real"]["n"] == 20 and scores["same"]["draws"] == 20
+    assert abs(scores["same"]["precision"] - scores["real"]["precision"]) < 0.1
+    assert abs(scores["same"]["recall"] - scores["real"]["recall"]) < 0.1
+    small = equal_size_precision_recall(real[:6], {"same": same}, 3, equal_size_draws(6, {"same": 200}, 2, 0)[1])
+    assert small["same"]["precision"] is None and small["real"]["recall"] is None   # halves of 3 <= k

@@ -64,3 +64,35 @@ def test_ssim_search_over_all_candidates_is_exact():
     for i in range(2):
         scores = masked_ssim(np.repeat(queries[i:i + 1], 5, 0), train, mask)
         assert nn.ssim[i] == pytest.approx(scores.max()) and nn.ssim_index[i] == int(np.argmax(scores))
+
+
+def test_brain_mask_erosion_fills_holes_first_and_refuses_to_vanish():
+    volumes = np.zeros((2, 12, 12, 12), dtype=np.float32)
+    volumes[:, 2:10, 2:10, 2:10] = 0.8
+    volumes[:, 5:7, 5:7, 5:7] = 0.0                     # a dark "ventricle" inside
+    head = brain_mask(volumes, 0.1)
+    assert head.sum() == 8 ** 3 - 8 and not head[5, 5, 5]
+    eroded = brain_mask(volumes, 0.1, erode_voxels=1)
+    assert eroded.sum() == 6 ** 3 and eroded[5, 5, 5]   # shell peeled, hole filled, not widened
+    with pytest.raises(ValueError, match="erode_voxels"):
+        brain_mask(volumes, 0.1, erode_voxels=4)
+    with pytest.raises(ValueError, match=">= 0"):
+        brain_mask(volumes, 0.1, erode_voxels=-1)
+
+
+def test_reconstruction_matched_test_counts_samples_below_the_quantile():
+    from medaug.audit import nearest_distances, reconstruction_matched_test
+
+    reconstructions = np.linspace(1.0, 2.0, 21)        # 0.05 quantile: 1.05
+    result = reconstruction_matched_test(np.array([0.5, 1.04, 1.06, 3.0]), reconstructions, 0.05)
+    assert result["reconstruction_nn_threshold"] == pytest.approx(1.05)
+    assert result["share_closer_than_reconstructions"] == pytest.approx(0.5) and result["n_reconstructions"] == 21
+    assert reconstruction_matched_test(np.ones(3), np.zeros(0), 0.05)["share_closer_than_reconstructions"] is None
+    with pytest.raises(ValueError, match="quantile"):
+        reconstruction_matched_test(np.ones(3), reconstructions, 5.0)
+    with pytest.raises(ValueError, match="finite"):
+        reconstruction_matched_test(np.array([np.nan]), reconstructions, 0.05)
+    train, queries = smooth_volumes(5, seed=3), smooth_volumes(4, seed=4)
+    mask = np.ones(train.shape[1:], dtype=bool)
+    assert np.allclose(nearest_distances(queries, train, mask, batch_size=3),
+                       masked_rms_distances(queries, train, mask).min(1))
