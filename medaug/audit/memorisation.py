@@ -37,10 +37,12 @@ def brain_mask(volumes: np.ndarray, threshold: float, erode_voxels: int = 0) -> 
     enclosed holes filled and then eroded by ``erode_voxels`` voxels (6-connected binary erosion;
     0 keeps the thresholded mask as it is): bool (D, H, W).
 
-    On model-ready T1w volumes that are not skull-stripped the thresholded mask is the head;
-    eroding it by the thickness of scalp and skull (about 8 mm) leaves the brain, without the
-    shell where a VAE's samples vary most. Holes (dark ventricles below the threshold) are filled
-    first so that the erosion does not eat into the tissue around them.
+    The thresholded mask is what the volumes show: the head on volumes that are not
+    skull-stripped, the brain plus the margin preprocessing keeps around it on volumes zeroed
+    outside a dilated template brain mask. Eroding it by that margin (or by scalp and skull, about
+    8 mm) leaves the brain, without the shell where a VAE's samples vary most. Holes (dark
+    ventricles below the threshold) are filled first so that the erosion does not eat into the
+    tissue around them.
     Raises ``ValueError`` on an empty stack, a negative erosion or an empty mask.
     """
     volumes = np.asarray(volumes)
