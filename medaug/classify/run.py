@@ -178,6 +178,7 @@ def run_summary(result, config: ClassifierTrainingConfig, data: TrainingData, ru
         "trainset": data.trainset, "run": int(run_index), "seed": seed,
         "budget": config.budget.to_dict(),
         "selection": config.selection, "smoothing_window": config.smoothing_window, "patience": config.patience,
+        "min_steps": config.min_steps,
         "kept_step": int(result.best_step),
         "kept_epoch": round(result.best_epoch, 6),
         "stopped_step": int(result.steps),

@@ -17,9 +17,12 @@ Scores depend only on the validations so far, so the choice made online during t
 the argmax over the finished history (:func:`kept_index`).
 
 Early stopping (``classify.training.patience``, in validations): training stops once ``patience``
-validations have followed the kept one without a better score, or at the step cap
-(``budget.steps``, or the epochs of an epoch budget), whichever comes first. ``patience: null``
-trains to the cap, as the thesis does. A run whose kept step lies in the last fifth of the cap
+validations have followed the kept one without a better score, but not before step
+``min_steps``, or at the step cap (``budget.steps``, or the epochs of an epoch budget), whichever
+comes first. ``min_steps`` guards against the plateau at chance that a network may sit on before it
+learns (measured on a synthetic fixture: with a patience of 10-20 validations and no floor, runs
+stopped there, at chance, where the full run later reached its best). ``patience: null`` trains to
+the cap, as the thesis does. A run whose kept step lies in the last fifth of the cap
 (:func:`kept_in_last_fifth`) had not clearly converged: the evaluate stage counts them.
 """
 
@@ -45,11 +48,13 @@ class Selection:
         criterion: one of :data:`CRITERIA`.
         smoothing_window: validations averaged by ``smoothed_ba`` (ignored by the others).
         patience: validations without a better score before training stops; None: train to the cap.
+        min_steps: the earliest step at which early stopping may stop training.
     """
 
     criterion: str = VALIDATION_LOSS
     smoothing_window: int = 5
     patience: int | None = None
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.criterion not in CRITERIA:
@@ -58,13 +63,16 @@ class Selection:
             raise ValueError(f"classify.training.smoothing_window must be an integer >= 1, got {self.smoothing_window!r}")
         if self.patience is not None and not (isinstance(self.patience, int) and self.patience >= 1):
             raise ValueError(f"classify.training.patience must be an integer >= 1 or null, got {self.patience!r}")
+        if not (isinstance(self.min_steps, int) and self.min_steps >= 0):
+            raise ValueError(f"classify.training.min_steps must be an integer >= 0, got {self.min_steps!r}")
 
     def describe(self) -> str:
         """One line for logs and reports, e.g. ``lowest validation loss, early stopping after 10 validations``."""
         words = {VALIDATION_LOSS: "lowest validation loss", AUC: "highest validation ROC AUC",
                  SMOOTHED_BA: f"highest validation BA averaged over {self.smoothing_window} validations",
                  BALANCED_ACCURACY: "highest validation BA"}[self.criterion]
-        stop = (f"early stopping after {self.patience} validations without improvement" if self.patience
+        floor = f" (not before step {self.min_steps})" if self.min_steps else ""
+        stop = (f"early stopping after {self.patience} validations without improvement{floor}" if self.patience
                 else "no early stopping")
         return f"{words}, {stop}"
 
@@ -106,9 +114,11 @@ def kept_index(rows: Sequence[Mapping[str, float]], selection: Selection) -> int
     return max(range(len(keys)), key=keys.__getitem__)
 
 
-def patience_exhausted(n_validations: int, kept: int, selection: Selection) -> bool:
-    """Whether ``patience`` validations have followed the kept one (position ``kept`` of ``n_validations``)."""
-    return selection.patience is not None and n_validations - 1 - kept >= selection.patience
+def patience_exhausted(n_validations: int, kept: int, step: int, selection: Selection) -> bool:
+    """Whether training stops after the validation at ``step``: ``patience`` validations have followed
+    the kept one (position ``kept`` of ``n_validations``) and ``step`` is at least ``min_steps``."""
+    return (selection.patience is not None and n_validations - 1 - kept >= selection.patience
+            and step >= selection.min_steps)
 
 
 def replay(rows: Sequence[Mapping[str, float]], selection: Selection) -> tuple[int, int]:
@@ -123,7 +133,7 @@ def replay(rows: Sequence[Mapping[str, float]], selection: Selection) -> tuple[i
     for i in range(len(rows)):
         if keys[i] > keys[best]:
             best = i
-        if patience_exhausted(i + 1, best, selection):
+        if patience_exhausted(i + 1, best, int(rows[i]["step"]), selection):
             return best, i
     return best, len(rows) - 1
 

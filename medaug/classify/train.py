@@ -49,6 +49,7 @@ class ClassifierTrainingConfig:
     selection: str = "validation_loss"
     smoothing_window: int = 5     # validations averaged by selection smoothed_ba
     patience: int | None = None   # validations without improvement before stopping; None: train to the cap
+    min_steps: int = 0            # early stopping never stops training before this step
     batch_size: int = 8
     learning_rate: float = 1e-4
     weight_decay: float = 0.0
@@ -64,12 +65,12 @@ class ClassifierTrainingConfig:
             raise ValueError(f"batch sizes must be >= 1: {self}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
-        self.selector  # checks the criterion, window and patience
+        self.selector  # checks the criterion, window, patience and min_steps
 
     @property
     def selector(self) -> Selection:
         """The selection criterion and early stopping as a :class:`Selection`."""
-        return Selection(self.selection, self.smoothing_window, self.patience)
+        return Selection(self.selection, self.smoothing_window, self.patience, self.min_steps)
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], **overrides: Any) -> "ClassifierTrainingConfig":
@@ -224,7 +225,7 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
             best_key, best_step, best_index = key, step, len(rows) - 1
             best_state = copy.deepcopy(model.state_dict())
         progress.set_postfix(val_loss=f"{scores['validation_loss']:.3f}", best_step=best_step)
-        if step < total_steps and patience_exhausted(len(rows), best_index, selection):
+        if step < total_steps and patience_exhausted(len(rows), best_index, step, selection):
             stop_reason = PATIENCE
             break
     progress.close()

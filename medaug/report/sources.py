@@ -33,7 +33,7 @@ def budget_text(training: Mapping[str, Any]) -> str | None:
     text = f"{text}, batches of {training['batch_size']} images" if "batch_size" in training else text
     if "selection" not in training:
         return text
-    keys = ("selection", "smoothing_window", "patience")
+    keys = ("selection", "smoothing_window", "patience", "min_steps")
     config = ClassifierTrainingConfig.from_dict({k: training[k] for k in keys if k in training})
     return f"{text}; kept checkpoint: {config.selector.describe()}"
 

@@ -77,9 +77,11 @@ def test_nan_auc_never_wins() -> None:
 
 def test_patience_counts_validations_after_the_kept_one() -> None:
     selection = Selection(patience=3)
-    assert not patience_exhausted(5, 2, selection)       # validations 3, 4 after the kept 2
-    assert patience_exhausted(6, 2, selection)           # 3, 4, 5
-    assert not patience_exhausted(100, 0, Selection(patience=None))
+    assert not patience_exhausted(5, 2, 50, selection)       # validations 3, 4 after the kept 2
+    assert patience_exhausted(6, 2, 60, selection)           # 3, 4, 5
+    assert not patience_exhausted(100, 0, 1000, Selection(patience=None))
+    floor = Selection(patience=3, min_steps=100)
+    assert not patience_exhausted(6, 2, 90, floor) and patience_exhausted(6, 2, 100, floor)
 
 
 def test_replay_stops_where_training_would() -> None:
@@ -87,6 +89,7 @@ def test_replay_stops_where_training_would() -> None:
     assert replay(history, Selection(patience=3)) == (2, 5)
     assert replay(history, Selection(patience=5)) == (2, 7)      # patience exhausted at the last row
     assert replay(history, Selection(patience=None)) == (2, 7)
+    assert replay(history, Selection(patience=3, min_steps=120)) == (2, 6)   # no stop before step 120
     assert replay(history, Selection("balanced_accuracy", patience=1)) == (3, 4)  # the BA spike, then a drop
     assert replay(history, Selection("auc", patience=1)) == (2, 3)   # AUC 0.80 then 0.75: stop after one
 
@@ -107,9 +110,11 @@ def test_selection_parameters_are_checked() -> None:
         ClassifierTrainingConfig.from_dict({"patience": 0})
     with pytest.raises(ValueError, match="smoothing_window"):
         ClassifierTrainingConfig.from_dict({"smoothing_window": 0})
-    config = ClassifierTrainingConfig.from_dict({"selection": "auc", "patience": 4, "smoothing_window": 3})
-    assert config.selector == Selection("auc", 3, 4)
-    assert ClassifierTrainingConfig().selector == Selection("validation_loss", 5, None)
+    with pytest.raises(ValueError, match="min_steps"):
+        ClassifierTrainingConfig.from_dict({"min_steps": -1})
+    config = ClassifierTrainingConfig.from_dict({"selection": "auc", "patience": 4, "smoothing_window": 3, "min_steps": 9})
+    assert config.selector == Selection("auc", 3, 4, 9)
+    assert ClassifierTrainingConfig().selector == Selection("validation_loss", 5, None, 0)
 
 
 # --- early stopping in training, with planted validation scores ---------------------------------------
@@ -130,9 +135,10 @@ def _plant(monkeypatch, losses: list[float]) -> None:
         "validation_loss": next(scores), "validation_balanced_accuracy": 0.5, "validation_roc_auc": 0.5})
 
 
-def _train(sets, cap: int, patience: int | None):
+def _train(sets, cap: int, patience: int | None, min_steps: int = 0):
     config = ClassifierTrainingConfig(budget=TrainingBudget.of_steps(cap, 2), batch_size=4, seed=3, device="cpu",
-                                      progress=False, selection="validation_loss", patience=patience)
+                                      progress=False, selection="validation_loss", patience=patience,
+                                      min_steps=min_steps)
     return train_classifier(classifier_config("small", SHAPE), sets["train"], sets["validation"], config)
 
 
@@ -160,6 +166,15 @@ def test_without_patience_training_runs_to_the_cap(sets, monkeypatch) -> None:
     still_improving = _train(sets, cap=20, patience=3)
     assert still_improving.stop_reason == "cap" and still_improving.best_step == 20
     assert kept_in_last_fifth(still_improving.best_step, still_improving.cap)
+
+
+def test_no_early_stop_before_min_steps(sets, monkeypatch) -> None:
+    losses = [0.7, 0.5, 0.4, 0.45, 0.5, 0.41, 0.42, 0.43, 0.44, 0.46]
+    _plant(monkeypatch, losses)
+    result = _train(sets, cap=20, patience=3, min_steps=16)
+    assert result.stop_reason == "patience" and result.steps == 16 and result.best_step == 6
+    assert replay([{"step": 2 * (i + 1), "validation_loss": v} for i, v in enumerate(losses)],
+                  Selection(patience=3, min_steps=16)) == (2, 7)   # replay agrees with training
 
 
 def test_patience_reached_at_the_last_validation_is_a_stop_at_the_cap(sets, monkeypatch) -> None:
