@@ -184,7 +184,7 @@ class VAE(nn.Module):
         self.linear_decoder_weight.copy_(fit.decoder_weight)
         self.linear_encoder_weight.copy_(fit.encoder_weight)
         self.linear_log_var_bias.copy_(fit.posterior_variance.log())
-        for layer in _network_output_layers(self.encoder, self.decoder):
+        for layer in network_output_layers(self.encoder, self.decoder):
             layer.weight.zero_()
             if layer.bias is not None:
                 layer.bias.zero_()
@@ -271,7 +271,7 @@ class VAE(nn.Module):
         """Build the latent metric from the training set after training; a plain VAE has none."""
 
 
-def _network_output_layers(encoder: nn.Module, decoder: nn.Module) -> list[nn.Module]:
+def network_output_layers(encoder: nn.Module, decoder: nn.Module) -> list[nn.Module]:
     """The layers whose outputs are the networks' results: the encoder's two heads, the decoder's last layer."""
     last = decoder.output if hasattr(decoder, "output") else decoder.layers[-1]
     return [encoder.mean, encoder.log_var, last]
