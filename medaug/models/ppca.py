@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["PPCAFit", "fit_ppca", "held_out_latent_sizes", "ppca_log_likelihood", "truncated"]
+__all__ = ["PPCAFit", "fit_ppca", "held_out_latent_sizes", "posterior_means", "ppca_log_likelihood", "truncated"]
 
 
 @dataclass(frozen=True)
@@ -156,3 +156,9 @@ def held_out_latent_sizes(train: Tensor, held_out: Tensor, candidates: Sequence[
         raise ValueError("held_out_latent_sizes: no held-out items")
     fit = fit_ppca(train, sizes[-1], noise_std)
     return {d: float(ppca_log_likelihood(truncated(fit, d), held_out).mean()) for d in sizes}
+
+
+def posterior_means(fit: PPCAFit, data: Tensor) -> Tensor:
+    """E[z | x] = M^{-1} W^T (x - m) for each item: (N, ...) -> (N, d), in the fit's dtype."""
+    flat = data.detach().reshape(data.shape[0], -1).to(fit.mean.dtype)
+    return (flat - fit.mean) @ fit.encoder_weight.T

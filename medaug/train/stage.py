@@ -21,7 +21,7 @@ from torch import Tensor
 
 from medaug.io import write_json
 from medaug.models.diagnostics import reconstruction_diagnostics
-from medaug.models.ppca import held_out_latent_sizes
+from medaug.models.ppca import fit_ppca, held_out_latent_sizes, posterior_means
 from medaug.models.registry import build_model
 from medaug.runtime import set_threads
 from medaug.train.ablation import networks_zeroed_elbo
@@ -29,7 +29,7 @@ from medaug.train.config import TrainingConfig
 from medaug.train.trainer import train_model, validation_seed
 from medaug.volumes import load_label_volumes
 
-__all__ = ["choose_latent_size", "run"]
+__all__ = ["choose_latent_size", "choose_metric_temperature", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +56,26 @@ def choose_latent_size(train: Tensor, validation: Tensor | None, settings: Mappi
     return best, scores
 
 
+def choose_metric_temperature(train: Tensor, latent_size: int, noise_std: float, scale: float) -> tuple[float, float]:
+    """T of the RHVAE metric from the spacing of the training codes: ``scale`` x their median nearest-neighbour distance.
+
+    The metric's kernels exp(-|z - c_i|^2 / T^2) (thesis ch. 1, eq. 1.7) must overlap for the
+    sampler's target sqrt det G^-1(z) to cover the region between the codes; with T far below
+    the spacing of the codes, every kernel is isolated and the target is a sum of narrow bumps on
+    the training codes, so HMC decodes near-copies of training volumes. The spacing grows like
+    sqrt(2 d), so the thesis' T = 1.5 (d = 10, ADNI) does not carry over to other latent sizes.
+    The codes are the posterior means of the PPCA start (what a linear-path model begins from).
+    Returns (T, the median nearest-neighbour distance).
+    """
+    codes = posterior_means(fit_ppca(train, latent_size, noise_std), train).double()
+    if codes.shape[0] < 2:
+        raise ValueError("metric_temperature: auto needs at least 2 training volumes")
+    distances = torch.cdist(codes, codes)
+    distances.fill_diagonal_(math.inf)
+    spacing = float(distances.min(1).values.median())
+    return scale * spacing, spacing
+
+
 def _observation_std(params: Mapping[str, Any]) -> float:
     return float((params.get(params["model"]) or {}).get("observation_std", 1.0))
 
@@ -80,9 +100,16 @@ def run(params: Mapping[str, Any], label: str) -> dict[str, Any]:
         network["latent_size"], size_scores = choose_latent_size(train, val, params["latent_size_selection"],
                                                                  _observation_std(params))
         logger.info("%s: latent size %d (held-out PPCA log-likelihood)", label, network["latent_size"])
+    model_section = dict(params.get(params["model"]) or {})
+    spacing = None
+    if model_section.get("metric_temperature") == AUTO:
+        model_section["metric_temperature"], spacing = choose_metric_temperature(
+            train, network["latent_size"], _observation_std(params), float(params["metric_temperature_scale"]))
+        logger.info("%s: metric temperature %.3f (code spacing %.3f)", label, model_section["metric_temperature"], spacing)
     config = TrainingConfig.from_dict(params["training"])
     torch.manual_seed(config.seed)
-    model = build_model(params["model"], {**params, "network": network}, tuple(train.shape[2:]))
+    model = build_model(params["model"], {**params, "network": network, params["model"]: model_section},
+                        tuple(train.shape[2:]))
     result = train_model(model, train, val, config, Path(params["out_dir"]) / label,
                          state_dir=Path(params["state_dir"]) / label)
     metrics = {
@@ -90,6 +117,8 @@ def run(params: Mapping[str, Any], label: str) -> dict[str, Any]:
         "model": model.model_type,
         "latent_size": model.latent_size,
         "latent_size_scores": {str(d): round(v, 2) for d, v in size_scores.items()},
+        "metric_temperature": model_section.get("metric_temperature"),
+        "code_spacing": None if spacing is None else round(spacing, 4),
         "n_train": int(train.shape[0]),
         "n_validation": 0 if val is None else int(val.shape[0]),
         "best_epoch": result.best_epoch,

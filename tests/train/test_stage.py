@@ -25,3 +25,17 @@ def test_choose_latent_size_needs_held_out_data_and_a_valid_candidate():
         choose_latent_size(data, None, {"candidates": [2]}, 0.1)
     with pytest.raises(ValueError, match="candidates"):
         choose_latent_size(data, data[:3], {"candidates": [50]}, 0.1)
+
+
+def test_metric_temperature_follows_the_spacing_of_the_codes():
+    from medaug.train.stage import choose_metric_temperature
+
+    generator = torch.Generator().manual_seed(1)
+    data = _low_rank(30, 4, generator)
+    temperature, spacing = choose_metric_temperature(data, 4, 0.1, 0.5)
+    assert spacing > 0 and temperature == pytest.approx(0.5 * spacing)
+    # the codes are whitened (posterior means of the PPCA), so their spacing grows with d, not with the data's scale
+    rich = _low_rank(60, 8, generator)
+    assert choose_metric_temperature(rich, 8, 0.1, 1.0)[1] > 1.5 * choose_metric_temperature(rich, 2, 0.1, 1.0)[1]
+    assert choose_metric_temperature(3.0 * rich, 8, 0.1, 1.0)[1] == pytest.approx(
+        choose_metric_temperature(rich, 8, 0.1, 1.0)[1], rel=0.05)
