@@ -55,6 +55,7 @@ from medaug.models.decode import decoded_batches
 from medaug.sampling.synthesize import derived_seed
 from medaug.train.slice_montage import slice_rows_montage
 from medaug.train.slices import AXIS_NAMES, extract_slices
+from medaug.train.autoconfig import resolve_auto_settings
 from medaug.train.trainer import TrainingConfig, train_model
 
 __all__ = ["SliceCheckResult", "build_slice_model", "choose_sampler", "mean_pairwise_rms", "run_slice_check"]
@@ -182,6 +183,7 @@ def run_slice_check(
         training["max_epochs"] = int(epochs)
         training["warmup_epochs"] = min(int(round(share * int(epochs))), int(epochs) - 1)
     config = TrainingConfig.from_dict(training)
+    train_params, _ = resolve_auto_settings({**train_params, "model": model_name}, train, val)
     torch.manual_seed(config.seed)
     model = build_slice_model(model_name, train_params, tuple(train.shape[2:]))
     result = train_model(model, train, val, config, out_dir / "train")

@@ -352,7 +352,7 @@ def test_validation_does_not_change_training(tmp_path):
     train_model(without_val, _data(), None, config, tmp_path / "none")
     _assert_same_state(with_val, without_val)
     assert result.monitored == "val" and result.best_epoch == 3
-    seed = trainer_module._validation_seed(config.seed)
+    seed = trainer_module.validation_seed(config.seed)
     assert result.history[-1]["val_elbo"] == pytest.approx(evaluate_elbo(with_val, val, config.eval_batch_size, "cpu", seed), rel=1e-9)
 
 

@@ -1,9 +1,9 @@
-"""The train_vae stage's latent-size choice."""
+"""The auto settings of train_vae: latent size by held-out PPCA likelihood, metric temperature by code spacing."""
 
 import pytest
 import torch
 
-from medaug.train.stage import choose_latent_size
+from medaug.train.autoconfig import choose_latent_size
 
 
 def _low_rank(n, rank, generator):
@@ -28,7 +28,7 @@ def test_choose_latent_size_needs_held_out_data_and_a_valid_candidate():
 
 
 def test_metric_temperature_follows_the_spacing_of_the_codes():
-    from medaug.train.stage import choose_metric_temperature
+    from medaug.train.autoconfig import choose_metric_temperature
 
     generator = torch.Generator().manual_seed(1)
     data = _low_rank(30, 4, generator)
@@ -39,3 +39,18 @@ def test_metric_temperature_follows_the_spacing_of_the_codes():
     assert choose_metric_temperature(rich, 8, 0.1, 1.0)[1] > 1.5 * choose_metric_temperature(rich, 2, 0.1, 1.0)[1]
     assert choose_metric_temperature(3.0 * rich, 8, 0.1, 1.0)[1] == pytest.approx(
         choose_metric_temperature(rich, 8, 0.1, 1.0)[1], rel=0.05)
+
+
+def test_resolve_auto_settings_replaces_every_auto_and_records_the_evidence():
+    from medaug.train.autoconfig import resolve_auto_settings
+
+    generator = torch.Generator().manual_seed(2)
+    data = _low_rank(40, 3, generator)
+    params = {"model": "rhvae", "network": {"latent_size": "auto"}, "rhvae": {"metric_temperature": "auto", "observation_std": 0.1},
+              "latent_size_selection": {"candidates": [1, 3, 6]}, "metric_temperature_scale": 0.5}
+    resolved, chosen = resolve_auto_settings(params, data[:30], data[30:])
+    assert resolved["network"]["latent_size"] == chosen["latent_size"] == 3
+    assert resolved["rhvae"]["metric_temperature"] == pytest.approx(0.5 * chosen["code_spacing"])
+    assert params["network"]["latent_size"] == "auto"          # the input is left as it was
+    fixed = {**params, "network": {"latent_size": 4}, "rhvae": {"metric_temperature": 1.5}}
+    assert resolve_auto_settings(fixed, data, None) == (fixed, {})
