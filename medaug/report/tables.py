@@ -264,7 +264,9 @@ def sampler_table(sample_metrics: Sequence[Mapping[str, Any]], decimals: int) ->
 
 def vae_table(curves: Mapping[str, pd.DataFrame], vae_metrics: Mapping[str, Mapping[str, Any]], decimals: int) -> pd.DataFrame:
     """Per label: epochs run, selected epoch, last training ELBO and best validation ELBO (nats per
-    sample), and why training stopped (from the train_vae metrics when present)."""
+    sample), why training stopped, and (from the train_vae metrics when present) the latent size,
+    the metric temperature and the held-out bounds of the start, the kept model and its linear path
+    alone, with the kept model's gain over each."""
     rows = []
     for label, curve in curves.items():
         info = vae_metrics.get(label, {})
@@ -275,8 +277,24 @@ def vae_table(curves: Mapping[str, pd.DataFrame], vae_metrics: Mapping[str, Mapp
             "last train ELBO": number(float(curve["train_elbo"].iloc[-1]), decimals) if len(curve) else MISSING,
             "best validation ELBO": number(validation.max(), decimals) if validation.notna().any() else MISSING,
             "stop": info.get("stop_reason", MISSING),
+            **_held_out_bounds(info, decimals),
         })
     return pd.DataFrame(rows)
+
+
+def _held_out_bounds(info: Mapping[str, Any], decimals: int) -> dict[str, Any]:
+    """Latent size, metric temperature and the held-out VAE bounds of the untrained start, the kept
+    model and its linear path alone (networks zeroed), from the train_vae metrics."""
+    bounds = info.get("validation_bounds") or {}
+    chosen = info.get("chosen_settings") or {}
+    kept, start, zeroed = (bounds.get(k) for k in ("kept", "start", "networks_zeroed"))
+    gain = lambda other: number(kept - other, decimals) if kept is not None and other is not None else MISSING  # noqa: E731
+    return {"latent size": info.get("latent_size", MISSING),
+            "metric T": number(chosen.get("metric_temperature"), decimals + 2),
+            "validation bound: start": number(start, decimals),
+            "kept": number(kept, decimals),
+            "networks zeroed": number(zeroed, decimals),
+            "kept - start": gain(start), "kept - networks zeroed": gain(zeroed)}
 
 
 def timing_table(timings: Sequence[Mapping[str, Any]], decimals: int) -> tuple[pd.DataFrame, float, float | None]:
