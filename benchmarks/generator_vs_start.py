@@ -30,7 +30,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.sample_variance_regions import brain_regions  # noqa: E402
+from medaug.audit.diversity import variance_share  # noqa: E402
+from medaug.audit.reconstruction import reconstruct  # noqa: E402
 from medaug.models.checkpoint import load_model  # noqa: E402
+from medaug.models.decode import decoded_batches  # noqa: E402
 from medaug.train.stage import run  # noqa: E402
 from medaug.volumes import load_label_volumes  # noqa: E402
 
@@ -44,16 +47,12 @@ def _override(section: dict, assignment: str) -> None:
     target[last] = yaml.safe_load(value)
 
 
-@torch.no_grad()
-def variance_share(model, real: np.ndarray, brain: np.ndarray, n: int = 200, seed: int = 0) -> dict[str, float]:
-    """In-brain voxelwise variance of prior samples and of reconstructions, as a share of the real volumes'."""
-    generator = torch.Generator().manual_seed(seed)
-    codes = torch.randn(n, model.latent_size, generator=generator)
-    prior = torch.cat([model.decode(codes[i:i + 25]) for i in range(0, n, 25)])[:, 0].numpy()
-    means = torch.cat([model.encode(torch.from_numpy(real[i:i + 25, None]))[0] for i in range(0, len(real), 25)])
-    recon = torch.cat([model.decode(means[i:i + 25]) for i in range(0, len(means), 25)])[:, 0].numpy()
-    real_var = real.var(0)[brain].mean()
-    return {"prior": float(prior.var(0)[brain].mean() / real_var), "reconstruction": float(recon.var(0)[brain].mean() / real_var)}
+def prior_and_reconstruction_shares(model, real: np.ndarray, brain: np.ndarray, n: int = 200, seed: int = 0) -> dict[str, float]:
+    """In-brain voxelwise variance of ``n`` decoded prior samples and of the reconstructions of
+    ``real`` (N, D, H, W), as a share of the real volumes' (:func:`medaug.audit.diversity.variance_share`)."""
+    codes = torch.randn(n, model.latent_size, generator=torch.Generator().manual_seed(seed))
+    prior = np.concatenate(list(decoded_batches(model, codes, 25)))
+    return {"prior": variance_share(prior, real, brain), "reconstruction": variance_share(reconstruct(model, real, 25), real, brain)}
 
 
 def main() -> None:
@@ -77,7 +76,7 @@ def main() -> None:
             model.eval()
             splits = Path(train_params["splits_dir"]) / f"{train_params['train_split']}.tsv"
             real = load_label_volumes(train_params["stack"], splits, label)[0][:, 0].numpy()
-            shares = variance_share(model, real, brain)
+            shares = prior_and_reconstruction_shares(model, real, brain)
             print(f"{label}: latent {metrics['latent_size']}  scores {metrics['latent_size_scores']}")
             print(f"  bounds {metrics['validation_bounds']}  kept epoch {metrics['best_epoch']} of {metrics['epochs_run']}")
             print(f"  in-brain variance share: prior {shares['prior']:.2f}, reconstructions {shares['reconstruction']:.2f}"
