@@ -67,6 +67,9 @@ class PreprocessSettings:
         ``ValueError`` naming ``preprocess.t1_linear``).
         """
         target = params["target_shape"]
+        mask_mm = params["model_ready_brain_mask_mm"]
+        if mask_mm is not None and not float(mask_mm) >= 0:
+            raise ValueError(f"preprocess.model_ready_brain_mask_mm must be >= 0 mm or null, got {mask_mm!r}")
         return cls(
             caps_dir=Path(caps_dir),
             t1_linear=T1LinearConfig.from_dict(params["t1_linear"], "preprocess.t1_linear"),
@@ -74,7 +77,7 @@ class PreprocessSettings:
             antialias=bool(params["antialias"]),
             rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
             force=bool(params["force"]),
-            brain_mask_mm=None if params["model_ready_brain_mask_mm"] is None else float(params["model_ready_brain_mask_mm"]),
+            brain_mask_mm=None if mask_mm is None else float(mask_mm),
         )
 
 

@@ -232,3 +232,13 @@ def test_model_ready_volume_zeroes_what_lies_outside_the_brain_mask():
     assert unmasked[mask].max() < 0.05                    # without the mask the scalp sets the range
     with pytest.raises(ValueError, match="shape"):
         model_ready_volume(volume, None, False, (0.0, 100.0), mask[:8])
+
+
+def test_a_negative_brain_mask_margin_is_refused_before_any_image_runs(tmp_path):
+    from medaug.preprocess.run import PreprocessSettings
+
+    params = {"target_shape": None, "antialias": True, "rescale_percentiles": [0, 100], "force": False,
+              "t1_linear": {}, "model_ready_brain_mask_mm": -1.0}
+    with pytest.raises(ValueError, match="model_ready_brain_mask_mm"):
+        PreprocessSettings.from_params(params, tmp_path)
+    assert PreprocessSettings.from_params({**params, "model_ready_brain_mask_mm": None}, tmp_path).brain_mask_mm is None
