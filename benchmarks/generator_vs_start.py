@@ -77,7 +77,7 @@ def main() -> None:
             splits = Path(train_params["splits_dir"]) / f"{train_params['train_split']}.tsv"
             real = load_label_volumes(train_params["stack"], splits, label)[0][:, 0].numpy()
             shares = prior_and_reconstruction_shares(model, real, brain)
-            print(f"{label}: latent {metrics['latent_size']}  scores {metrics['latent_size_scores']}")
+            print(f"{label}: latent {metrics['latent_size']}  chosen {metrics['chosen_settings']}")
             print(f"  bounds {metrics['validation_bounds']}  kept epoch {metrics['best_epoch']} of {metrics['epochs_run']}")
             print(f"  in-brain variance share: prior {shares['prior']:.2f}, reconstructions {shares['reconstruction']:.2f}"
                   f"  |z| {metrics['diagnostics'].get('latent_mean_norm', float('nan')):.2f}", flush=True)

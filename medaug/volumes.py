@@ -12,7 +12,12 @@ import torch
 from medaug.bids.layout import read_table
 from medaug.preprocess.model_ready import load_stack, qc_excluded_sessions, session_rows
 
-__all__ = ["load_label_volumes"]
+__all__ = ["load_label_volumes", "split_labels"]
+
+
+def split_labels(split_table: str | Path) -> list[str]:
+    """The diagnosis labels present in a split table, sorted."""
+    return sorted(set(read_table(split_table, ("diagnosis",))["diagnosis"].astype(str)))
 
 
 def load_label_volumes(stack_prefix: str | Path, split_table: str | Path, label: str) -> tuple[torch.Tensor, pd.DataFrame]:

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["PPCAFit", "fit_ppca", "held_out_latent_sizes", "posterior_means", "ppca_log_likelihood", "truncated"]
+__all__ = [
+    "PPCAFit",
+    "fit_ppca",
+    "fit_shared_ppca",
+    "held_out_latent_sizes",
+    "posterior_means",
+    "ppca_log_likelihood",
+    "truncated",
+    "with_noise_std",
+]
 
 
 @dataclass(frozen=True)
@@ -110,6 +119,38 @@ def fit_ppca(data: Tensor, latent_size: int, noise_std: float, chunk_size: int =
         block = flat[:, start : start + chunk_size].double() - mean[start : start + chunk_size]
         components[:kept, start : start + chunk_size] = (block.T @ scaled).T.to(flat.dtype)
     return PPCAFit(mean.to(flat.dtype), components, values.to(flat.dtype), float(noise_std))
+
+
+def fit_shared_ppca(own: Tensor, others: Sequence[Tensor], latent_size: int, noise_std: float) -> PPCAFit:
+    """PPCA of ``own`` whose components are shared with other groups: the pooled within-group fit.
+
+    Each group (``own`` (N, ...) and every item of ``others``, (N_k, ...)) is centred on its own
+    mean; the components and eigenvalues are those of the pooled within-group covariance
+    S_w = (1/N) sum_k sum_n (x_kn - m_k)(x_kn - m_k)^T (N items in all); the mean is ``own``'s.
+    This is the linear-Gaussian model x | z, k ~ N(m_k + W z, s^2 I) with one W for every group,
+    the maximum-likelihood fit of a class-conditional linear model (Tipping and Bishop 1999,
+    sec. 3.2, applied to the within-group scatter). Its rank is at most N - K for K groups, so
+    with K = 2 diagnosis labels it has about twice the components a single label's fit has, each
+    estimated from twice the volumes. With ``others`` empty it equals :func:`fit_ppca` of ``own``.
+    """
+    if own.ndim < 2 or own.shape[0] == 0:
+        raise ValueError(f"fit_shared_ppca: expected a non-empty (N, ...) stack, got shape {tuple(own.shape)}")
+    groups = [own, *others]
+    for k, group in enumerate(groups[1:], 1):
+        if group.shape[1:] != own.shape[1:] or group.shape[0] == 0:
+            raise ValueError(f"fit_shared_ppca: group {k} has shape {tuple(group.shape)}; expected (N >= 1, "
+                             f"{', '.join(map(str, own.shape[1:]))})")
+    centred = torch.cat([g.detach() - g.detach().double().mean(0).to(g.dtype) for g in groups])
+    fit = fit_ppca(centred, latent_size, noise_std)
+    return PPCAFit(own.detach().reshape(own.shape[0], -1).double().mean(0).to(fit.mean.dtype),
+                   fit.components, fit.eigenvalues, fit.noise_std)
+
+
+def with_noise_std(fit: PPCAFit, noise_std: float) -> PPCAFit:
+    """The same components and eigenvalues at another noise sd s: the ML fit at s (only W's scale depends on s)."""
+    if not noise_std > 0:
+        raise ValueError(f"noise_std must be positive, got {noise_std}")
+    return PPCAFit(fit.mean, fit.components, fit.eigenvalues, float(noise_std))
 
 
 def truncated(fit: PPCAFit, latent_size: int) -> PPCAFit:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from medaug.models.likelihood import LIKELIHOODS, bernoulli_log_likelihood, bernoulli_logits, bernoulli_mean
 from medaug.models.networks import NetworkConfig, build_decoder, build_encoder, check_input, config_from_dict
-from medaug.models.ppca import fit_ppca
+from medaug.models.ppca import PPCAFit, fit_ppca
 
 __all__ = [
     "VAEConfig",
@@ -161,11 +161,13 @@ class VAE(nn.Module):
             self.linear_encoder_weight = nn.Parameter(torch.zeros(d, features))
             self.linear_log_var_bias = nn.Parameter(torch.zeros(d))
 
-    def prepare_for_training(self, data: Tensor) -> None:
+    def prepare_for_training(self, data: Tensor, linear_start: PPCAFit | None = None) -> None:
         """Set what the model takes from its training set before the first step: (N, C, *S).
 
         With ``residual_from_mean`` this is the voxel-wise mean image ``data_mean`` (C, *S);
-        with ``linear_path`` also the PPCA initialisation of the linear path, and zero output
+        with ``linear_path`` also the PPCA initialisation of the linear path (``linear_start``
+        when given, e.g. components shared with other labels,
+        :func:`~medaug.models.ppca.fit_shared_ppca`; else the PPCA of ``data``), and zero output
         layers for the networks; otherwise nothing. Call it once, before training (a resumed run
         restores these from its state).
         """
@@ -176,11 +178,21 @@ class VAE(nn.Module):
             mean = data.detach().to(self.data_mean.device, torch.float64).mean(0)
             self.data_mean.copy_(mean.to(self.data_mean.dtype))
         if self.config.linear_path:
-            self._initialise_linear_path(data)
+            self._initialise_linear_path(data, linear_start)
+        elif linear_start is not None:
+            raise ValueError("linear_start needs linear_path: true")
 
     @torch.no_grad()
-    def _initialise_linear_path(self, data: Tensor) -> None:
-        fit = fit_ppca(data.detach().to(self.data_mean.device), self.latent_size, self.config.observation_std)
+    def _initialise_linear_path(self, data: Tensor, fit: PPCAFit | None) -> None:
+        given = fit is not None
+        if fit is None:
+            fit = fit_ppca(data.detach().to(self.data_mean.device), self.latent_size, self.config.observation_std)
+        expected = (self.latent_size, self.config.network.in_features)
+        if tuple(fit.decoder_weight.shape) != expected or fit.noise_std != self.config.observation_std:
+            raise ValueError(f"linear_start has components {tuple(fit.decoder_weight.shape)} at s = {fit.noise_std}; "
+                             f"the model needs {expected} at s = {self.config.observation_std}")
+        if given:  # its mean is the label's mean, computed the same way as data_mean
+            self.data_mean.copy_(fit.mean.reshape(self.data_mean.shape).to(self.data_mean))
         self.linear_decoder_weight.copy_(fit.decoder_weight)
         self.linear_encoder_weight.copy_(fit.encoder_weight)
         self.linear_log_var_bias.copy_(fit.posterior_variance.log())

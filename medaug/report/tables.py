@@ -283,18 +283,21 @@ def vae_table(curves: Mapping[str, pd.DataFrame], vae_metrics: Mapping[str, Mapp
 
 
 def _held_out_bounds(info: Mapping[str, Any], decimals: int) -> dict[str, Any]:
-    """Latent size, metric temperature and the held-out VAE bounds of the untrained start, the kept
-    model and its linear path alone (networks zeroed), from the train_vae metrics."""
+    """Latent size, noise sd, metric temperature and the held-out bounds of the untrained start, the
+    kept model, its linear path alone (networks zeroed) and the label's own PPCA (the thesis' start,
+    one model per class), from the train_vae metrics."""
     bounds = info.get("validation_bounds") or {}
     chosen = info.get("chosen_settings") or {}
-    kept, start, zeroed = (bounds.get(k) for k in ("kept", "start", "networks_zeroed"))
+    kept, start, zeroed, own = (bounds.get(k) for k in ("kept", "start", "networks_zeroed", "label_ppca"))
     gain = lambda other: number(kept - other, decimals) if kept is not None and other is not None else MISSING  # noqa: E731
     return {"latent size": info.get("latent_size", MISSING),
+            "s": number(chosen.get("observation_std"), decimals + 2),
             "metric T": number(chosen.get("metric_temperature"), decimals + 2),
             "validation bound: start": number(start, decimals),
             "kept": number(kept, decimals),
             "networks zeroed": number(zeroed, decimals),
-            "kept - start": gain(start), "kept - networks zeroed": gain(zeroed)}
+            "label's own PPCA": number(own, decimals),
+            "kept - start": gain(start), "kept - networks zeroed": gain(zeroed), "kept - own PPCA": gain(own)}
 
 
 def timing_table(timings: Sequence[Mapping[str, Any]], decimals: int) -> tuple[pd.DataFrame, float, float | None]:

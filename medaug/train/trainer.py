@@ -42,6 +42,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from medaug.models.checkpoint import save_model
+from medaug.models.ppca import PPCAFit
 from medaug.models.vae import VAE
 from medaug.runtime import resolve_device
 from medaug.train.config import TrainingConfig, TrainingResult, parameter_groups
@@ -231,6 +232,7 @@ def train_model(
     config: TrainingConfig,
     output_dir: str | Path,
     state_dir: str | Path | None = None,
+    linear_start: PPCAFit | None = None,
 ) -> TrainingResult:
     """Train ``model`` on ``train_data`` (N, C, *S) and save it under ``output_dir``.
 
@@ -238,7 +240,8 @@ def train_model(
     ``output_dir/training_curve.tsv`` and ``output_dir/training_curve.png``; keeps the resumable
     state in ``state_dir`` (default ``output_dir/training_state``), which a later call with the same
     model config, training config and data resumes from. A fresh (not resumed) run first calls
-    ``model.prepare_for_training(train_data)``; a resumed one restores those buffers from the state.
+    ``model.prepare_for_training(train_data, linear_start)``; a resumed one restores those buffers
+    from the state.
     """
     output_dir = Path(output_dir)
     state_dir = Path(state_dir) if state_dir is not None else output_dir / "training_state"
@@ -262,6 +265,7 @@ def train_model(
                             if k not in ("progress", "device", "max_epochs", "patience", "checkpoint_every_s")},
         "train_data": _data_fingerprint(train_data),
         "val_data": _data_fingerprint(val_data),
+        "linear_start": None if linear_start is None else _data_fingerprint(linear_start.components[None]),
     }
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     counters = {"epoch": 0, "best_elbo": -math.inf, "best_epoch": 0, "stale_epochs": 0, "restarts": 0,
@@ -273,7 +277,7 @@ def train_model(
         last_good.set_best(best_state)
         logger.info("resuming from %s after epoch %d", state_dir, counters["epoch"])
     else:
-        model.prepare_for_training(train_data)
+        model.prepare_for_training(train_data, linear_start)
         if val_data is not None:
             counters["start_elbo"] = evaluate_elbo(model, val_data, config.eval_batch_size, device, val_seed)
             if config.select_from_start and math.isfinite(counters["start_elbo"]):

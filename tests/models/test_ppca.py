@@ -122,3 +122,42 @@ def test_held_out_likelihood_picks_the_true_rank():
     scores = held_out_latent_sizes(data[:200], data[200:], [1, 2, 4, 8, 16], 0.5)
     assert max(scores, key=scores.get) == 4
     assert scores[1] < scores[2] < scores[4]
+
+
+def test_shared_ppca_is_the_within_group_covariance_with_the_own_mean():
+    from medaug.models.ppca import fit_shared_ppca
+
+    own, other = _low_rank_data(n=30, seed=1), _low_rank_data(n=25, seed=2) + 20.0
+    fit = fit_shared_ppca(own, [other], latent_size=4, noise_std=0.1)
+    flat = [g.reshape(len(g), -1) for g in (own, other)]
+    scatter = sum((g - g.mean(0)).T @ (g - g.mean(0)) for g in flat) / (len(own) + len(other))
+    expected_values, expected_vectors = torch.linalg.eigh(scatter)
+    assert torch.allclose(fit.mean, flat[0].mean(0))
+    assert torch.allclose(fit.eigenvalues, expected_values.flip(0)[:4], rtol=1e-9)
+    for i in range(4):
+        assert abs(float(fit.components[i] @ expected_vectors[:, -1 - i])) == pytest.approx(1.0, abs=1e-8)
+    # the other group's offset (+20 everywhere) is a mean, not a component
+    alone = fit_ppca(torch.cat([own, other]), latent_size=1, noise_std=0.1)
+    assert float(alone.eigenvalues[0]) > 2 * float(fit.eigenvalues[0])
+
+
+def test_shared_ppca_without_other_groups_is_the_own_fit_and_rejects_other_shapes():
+    from medaug.models.ppca import fit_shared_ppca
+
+    own = _low_rank_data(n=20)
+    shared, single = fit_shared_ppca(own, [], 3, 0.1), fit_ppca(own, 3, 0.1)
+    assert torch.allclose(shared.eigenvalues, single.eigenvalues, rtol=1e-9)
+    assert torch.allclose((shared.components @ single.components.T).abs(), torch.eye(3, dtype=torch.float64), atol=1e-8)
+    with pytest.raises(ValueError, match="group 1 has shape"):
+        fit_shared_ppca(own, [torch.zeros(4, 6, 5, dtype=torch.float64)], 3, 0.1)
+
+
+def test_shared_components_generalise_better_when_the_groups_share_their_variation():
+    """Two groups that differ only in their means: pooling doubles the volumes behind each component."""
+    from medaug.models.ppca import fit_shared_ppca, ppca_log_likelihood
+
+    data = _low_rank_data(n=80, rank=3, noise=0.3, seed=3)
+    own, other, held_out = data[:10], data[10:70] + 1.0, data[70:]
+    shared = ppca_log_likelihood(fit_shared_ppca(own, [other], 3, 0.3), held_out).mean()
+    single = ppca_log_likelihood(fit_ppca(own, 3, 0.3), held_out).mean()
+    assert float(shared) > float(single)

@@ -231,3 +231,18 @@ def test_linear_path_trains_and_is_saved_with_the_model(tmp_path):
 def test_linear_path_needs_the_residual_parametrisation():
     with pytest.raises(ValueError, match="residual_from_mean"):
         VAEConfig(network=NET_2D_SMALL, linear_path=True)
+
+
+def test_a_given_linear_start_is_the_models_start_and_must_match_its_shape():
+    from medaug.models.ppca import fit_shared_ppca
+
+    config = VAEConfig(network=NET_2D_IDENTITY, observation_std=0.2, residual_from_mean=True, linear_path=True)
+    own = torch.rand(6, *NET_2D_IDENTITY.in_shape)
+    other = torch.rand(7, *NET_2D_IDENTITY.in_shape) + 0.5
+    start = fit_shared_ppca(own, [other], NET_2D_IDENTITY.latent_size, 0.2)
+    model = VAE(config)
+    model.prepare_for_training(own, start)
+    assert torch.allclose(model.linear_decoder_weight, start.decoder_weight)
+    assert torch.allclose(model.data_mean.flatten(), own.flatten(1).mean(0), atol=1e-6)
+    with pytest.raises(ValueError, match="at s = 0.1"):
+        VAE(config).prepare_for_training(own, fit_shared_ppca(own, [other], NET_2D_IDENTITY.latent_size, 0.1))

@@ -54,3 +54,37 @@ def test_resolve_auto_settings_replaces_every_auto_and_records_the_evidence():
     assert params["network"]["latent_size"] == "auto"          # the input is left as it was
     fixed = {**params, "network": {"latent_size": 4}, "rhvae": {"metric_temperature": 1.5}}
     assert resolve_auto_settings(fixed, data, None) == (fixed, {})
+
+
+def test_choose_latent_model_finds_the_planted_noise_level_and_rank():
+    from medaug.train.autoconfig import choose_latent_model
+
+    generator = torch.Generator().manual_seed(4)
+    data = _low_rank(60, 3, generator)  # rank 3 + noise sd 0.1
+    size, std, scores = choose_latent_model(data[:45], data[45:], [1, 3, 6], [0.03, 0.1, 0.3])
+    assert (size, std) == (3, 0.1)
+    assert set(scores) == {0.03, 0.1, 0.3} and set(scores[0.1]) == {1, 3, 6}
+    with pytest.raises(ValueError, match="positive"):
+        choose_latent_model(data[:45], data[45:], [3], [0.0])
+
+
+def test_resolve_auto_settings_shares_components_and_scales_the_leapfrog_step_with_s():
+    from medaug.train.autoconfig import linear_start, resolve_auto_settings
+
+    generator = torch.Generator().manual_seed(5)
+    data = _low_rank(70, 3, generator)
+    own, other, val = data[:20], data[20:60] + 0.5, data[60:]
+    params = {"model": "rhvae", "network": {"latent_size": "auto"},
+              "rhvae": {"observation_std": "auto", "leapfrog_step_size": "auto", "metric_temperature": "auto",
+                        "linear_path": True},
+              "latent_size_selection": {"candidates": [1, 3, 6]}, "observation_std_selection": {"candidates": [0.05, 0.1, 0.2]},
+              "leapfrog_step_scale": 1e-3, "metric_temperature_scale": 1.0, "linear_path_components": "shared"}
+    resolved, chosen = resolve_auto_settings(params, own, val, [other])
+    assert resolved["rhvae"]["leapfrog_step_size"] == pytest.approx(1e-3 * resolved["rhvae"]["observation_std"])
+    assert chosen["linear_path_components"] == "shared" and chosen["shared_with_volumes"] == 40
+    start = linear_start(resolved, own, [other])
+    assert start is not None and start.components.shape[0] == resolved["network"]["latent_size"]
+    assert torch.allclose(start.mean, own.reshape(20, -1).double().mean(0).float())
+    assert linear_start({**resolved, "linear_path_components": "label"}, own, [other]) is None
+    with pytest.raises(ValueError, match="linear_path_components"):
+        resolve_auto_settings({**params, "linear_path_components": "pooled"}, own, val, [other])

@@ -96,7 +96,8 @@ def test_choose_sampler_keeps_a_fitting_one_and_falls_back_otherwise(small_param
     from medaug.train.slice_check import build_slice_model
 
     train_params, _ = small_params
-    fixed = {**train_params, "rhvae": {**train_params["rhvae"], "metric_temperature": 1.5}}  # run_slice_check resolves auto
+    fixed = {**train_params, "rhvae": {**train_params["rhvae"], "metric_temperature": 1.5, "observation_std": 0.1,
+                                       "leapfrog_step_size": 1e-4}}  # run_slice_check resolves auto
     vae, rhvae = build_slice_model("vae", fixed, (8, 10)), build_slice_model("rhvae", fixed, (8, 10))
     assert choose_sampler("rhvae_hmc", rhvae) == "rhvae_hmc" and choose_sampler("gmm", vae) == "gmm"
     assert choose_sampler("rhvae_hmc", vae) == "prior"

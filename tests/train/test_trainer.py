@@ -74,9 +74,9 @@ def _count_prepare_calls(monkeypatch):
     calls = []
     real_prepare = VAE.prepare_for_training
 
-    def prepare(self, data):
+    def prepare(self, data, linear_start=None):
         calls.append(data.shape[0])
-        real_prepare(self, data)
+        real_prepare(self, data, linear_start)
 
     monkeypatch.setattr(VAE, "prepare_for_training", prepare)
     return calls
