@@ -26,3 +26,14 @@ def test_keeps_one_label_of_one_split_and_names_missing_sessions(tmp_path):
     split.to_csv(tmp_path / "train.tsv", sep="\t", index=False)
     with pytest.raises(ValueError, match="train.tsv: no model-ready volume for 1 session.*sub-9 ses-M000"):
         load_label_volumes(tmp_path / "stack", tmp_path / "train.tsv", "AD")
+
+
+def test_split_labels_lists_each_label_once_and_needs_the_column(tmp_path):
+    from medaug.volumes import split_labels
+
+    pd.DataFrame({"participant_id": ["sub-1", "sub-2", "sub-3"], "diagnosis": ["CN", "AD", "CN"]}).to_csv(
+        tmp_path / "train.tsv", sep="\t", index=False)
+    assert split_labels(tmp_path / "train.tsv") == ["AD", "CN"]
+    pd.DataFrame({"participant_id": ["sub-1"]}).to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match="bad.tsv"):
+        split_labels(tmp_path / "bad.tsv")

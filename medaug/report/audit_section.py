@@ -149,8 +149,9 @@ def _checks_lines(path: Path, decimals: int) -> list[str]:
     quantile = first.get("reconstruction_quantile")
     quantile_text = f"{float(quantile):g} quantile" if quantile is not None and not pd.isna(quantile) else "quantile"
     return [
-        f"Acceptance checks, per sampler and label: diversity ok when the synthetic MS-SSIM inside the brain mask "
-        f"is at most that of the real held-out volumes + {first['criterion_ms_ssim_margin']}; fidelity ok when "
+        f"Acceptance checks, per sampler and label: diversity ok when the synthetic dissimilarity inside the brain "
+        f"mask (1 - MS-SSIM) is at least {first['criterion_min_dissimilarity_share']} of that of the real held-out "
+        f"volumes (the MS-SSIM limit); fidelity ok when "
         f"precision >= {first['criterion_min_precision']} and recall >= {first['criterion_min_recall']} (k-NN, "
         f"synthetic subsampled to half the held-out set and scored against the other half, mean over draws "
         f"and classifier runs; real-vs-real: one held-out half against the other); memorisation ok with at "

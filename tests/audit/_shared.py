@@ -14,7 +14,7 @@ def smooth_volumes(n: int, shape=(12, 14, 12), seed: int = 0) -> np.ndarray:
     return np.clip(0.5 + 2.0 * np.stack([ndimage.gaussian_filter(v, 1.5) for v in noise]), 0, 1).astype(np.float32)
 
 
-CRITERIA = {"ms_ssim_margin": 0.02, "min_precision": 0.5, "min_recall": 0.3, "max_near_copies": 0,
+CRITERIA = {"min_dissimilarity_share": 0.6, "min_precision": 0.5, "min_recall": 0.3, "max_near_copies": 0,
             "max_share_closer_than_reconstructions": 0.15}
 
 

@@ -6,8 +6,12 @@ Training (40), held-out (30) and the "real-like" set (40) are three draws of one
 
 - collapsed: one real-like volume with tiny noise, 40 times;
 - blurred copies: Gaussian-smoothed training volumes (a generator that decodes its training codes);
-- PPCA prior: z ~ N(0, I) decoded by a rank-3 probabilistic PCA fitted to the training set
-  (:func:`medaug.models.ppca.fit_ppca`), the linear start of the project's VAEs.
+- PPCA prior: z ~ N(0, I) decoded by a rank-1 probabilistic PCA fitted to the training set
+  (:func:`medaug.models.ppca.fit_ppca`), the linear start of the project's VAEs at a latent size
+  too small for the cohort. (The toy cohort has few independent blobs: rank 3 already holds about
+  70 % of its dissimilarity and passes. On the demo, PPCA prior samples hold a share of the real
+  held-out in-mask dissimilarity of 0.06 / 0.16 / 0.32 / 0.49 / 0.77 at d = 2 / 5 / 10 / 20 / 50,
+  close to their variance shares, so the bar of 0.6 fails every d up to 20.)
 
 Each set is audited the way the stage audits a sampler, against the reconstructions its own
 generator makes of the held-out volumes: blurred held-out volumes for the blurring generator, PPCA
@@ -38,10 +42,9 @@ from medaug.models.ppca import fit_ppca
 from tests.audit._shared import CRITERIA, SMALL_MS_SSIM, SmoothCohort, gaussian_smoothed
 
 NEAR_COPY = {"ssim_min": 0.99, "l2_max": 0.005}
-PLANTED_CRITERIA = {**CRITERIA, "ms_ssim_margin": 0.1}
-"""The margin covers the toy's set-to-set spread: two draws of 30 and 40 volumes of one cohort differ
-in mean pairwise in-mask MS-SSIM by up to ~0.05 here (16^3 volumes, few independent blobs); the
-PPCA prior and collapsed sets sit 0.2 and 0.5 above the real-like bar."""
+PLANTED_CRITERIA = CRITERIA
+"""The criteria of the demo (params.yaml): real-like draws hold about 0.98 of the held-out set's
+dissimilarity, the rank-1 PPCA prior and the collapsed set far less."""
 QUANTILE, K, DRAWS, MAX_PAIRS, SEED, BLUR_SIGMA = 0.05, 3, 20, 200, 0, 0.7
 
 
@@ -94,7 +97,7 @@ def audited() -> dict[str, dict]:
     cohort = SmoothCohort()
     train, held, real_like = cohort.draw(40, seed=1), cohort.draw(30, seed=2), cohort.draw(40, seed=3)
     mask = brain_mask(train, 0.3)
-    ppca = PPCAGenerator(train, latent_size=3, noise_std=0.05)
+    ppca = PPCAGenerator(train, latent_size=1, noise_std=0.05)
     noise = 0.005 * np.random.default_rng(4).standard_normal((40, *train.shape[1:]))
     sets = {
         "real-like": (real_like, held),
