@@ -68,19 +68,15 @@ def _cmd_slices(args: argparse.Namespace) -> int:
     from medaug.runtime import set_threads
     from medaug.sampling.factory import SamplerError
     from medaug.train.slice_check import run_slice_check
-    from medaug.volumes import load_label_volumes
+    from medaug.volumes import training_and_validation_volumes
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with open(args.params) as fh:
         params = yaml.safe_load(fh)
     train_params, sample_params = params["train_vae"], params["sample"]
     set_threads(train_params.get("threads"))
-    splits_dir = Path(train_params["splits_dir"])
-    train = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['train_split']}.tsv", args.label)[0]
-    val = None
-    if train_params.get("validation_split"):
-        val = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['validation_split']}.tsv", args.label)[0]
     try:
+        train, val = training_and_validation_volumes(train_params, args.label)
         result = run_slice_check(train, args.label, train_params, sample_params, args.out_dir, model_name=args.model,
                                  sampler=args.sampler, axis=args.axis, index=args.index, val_volumes=val,
                                  epochs=args.epochs, n_samples=args.n)

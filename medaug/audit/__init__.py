@@ -19,7 +19,7 @@ realistic are they?
   held-out volumes, precision / recall, near-copies and the blur-matched test); :mod:`summary`: the
   summary tables and the metrics.
 - :mod:`plots`, :mod:`montage`: figures and the per-label montage of random volumes;
-  :mod:`files`: the names of what the stage writes; :mod:`run`: the whole stage.
+  :mod:`files`: the names of what the stage writes; :mod:`stage`: the whole stage.
 
 The report renders these results (:mod:`medaug.report.audit_section`); nothing here renders markdown.
 """

@@ -12,8 +12,9 @@
 - :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
 - :mod:`evaluate`: per-participant predictions and summaries over runs.
 - :mod:`checkpoint`: safetensors + JSON.
-- :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`run`: the
-  ``train_classifier`` stages (every run of one training set in one process) and ``evaluate``.
+- :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`sets`: their volumes,
+  the validation set and the test cohorts; :mod:`stage`: the ``train_classifier`` stages (every run
+  of one training set in one process). The ``evaluate`` stage is :mod:`medaug.evaluate.stage`.
 """
 
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params

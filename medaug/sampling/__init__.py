@@ -3,7 +3,7 @@
 All return latent codes (n, d); decoding them into volumes is the models' job
 (:mod:`medaug.models.decode`). :mod:`.chains` holds what the MCMC samplers share (settings, the
 batched-chain loop), :mod:`.factory` picks a sampler by name, :mod:`.synthesize` turns latent codes
-into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.run` is the ``sample`` stage.
+into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.stage` is the ``sample`` stage.
 """
 
 from medaug.sampling.baselines import GaussianMixtureSampler, PriorSampler

@@ -47,12 +47,12 @@ from torch import Tensor
 from medaug.audit.diversity import pairwise_rms, sample_pairs
 from medaug.audit.reference import pca_reconstruction
 from medaug.io import write_json
+from medaug.runtime import derived_seed
 from medaug.models.registry import build_model
 from medaug.models.metric import GeometricMetric, RHVAEMetric
 from medaug.models.vae import VAE, encode_dataset
 from medaug.sampling.factory import build_latent_sampler, draw_latents
 from medaug.models.decode import decoded_batches
-from medaug.sampling.synthesize import derived_seed
 from medaug.train.slice_montage import slice_rows_montage
 from medaug.train.slices import AXIS_NAMES, extract_slices
 from medaug.train.autoconfig import resolve_auto_settings

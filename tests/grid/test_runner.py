@@ -244,7 +244,7 @@ def test_items_fan_out_on_the_cluster_with_a_setup_per_worker(client):
 def test_preprocessing_sends_one_image_per_task_to_the_cluster(tmp_path, client, monkeypatch):
     from distributed import get_task_stream
 
-    from medaug.preprocess.run import ImageJob, PreprocessSettings, process_images
+    from medaug.preprocess.pool import ImageJob, PreprocessSettings, process_images
     from medaug.preprocess.t1_linear import T1LinearConfig
 
     monkeypatch.setenv("MEDAUG_CLUSTER_ADDRESS", client.scheduler.address)

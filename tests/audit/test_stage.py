@@ -1,4 +1,4 @@
-"""medaug.audit.run: the stage on a tiny cohort where one synthetic volume is a planted copy of a
+"""medaug.audit.stage: the stage on a tiny cohort where one synthetic volume is a planted copy of a
 training volume, and its report section."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from medaug.audit import run as stage
+from medaug.audit import stage
 from medaug.classify import build_classifier, save_classifier
 from medaug.report.audit_section import audit_markdown
 from tests._classify_fixtures import SHAPE, make_classification_cohort

@@ -1,4 +1,4 @@
-"""The ``sample`` stage: draw latent codes of one label from its trained model, decode them into a
+"""Stage ``sample@<label>``: draw latent codes of one label from its trained model, decode them into a
 synthetic cohort (:mod:`medaug.sampling.synthesize`) with a montage, and return the stage's metrics.
 
 Inputs (the ``sample`` parameter section): the model ``<model>`` (``{label}`` filled in:
@@ -22,10 +22,10 @@ from medaug.io import atomic_directory, write_json, write_tsv
 from medaug.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError, load_model
 from medaug.models.vae import VAE, encode_dataset
 from medaug.preprocess.model_ready import load_stack
-from medaug.runtime import resolve_device, set_threads
+from medaug.runtime import derived_seed, resolve_device, set_threads
 from medaug.sampling.factory import MCMC_SAMPLERS, SAMPLER_NAMES, LatentDraw, SamplerError, build_latent_sampler, draw_latents
 from medaug.sampling.montage import real_vs_synthetic_montage
-from medaug.sampling.synthesize import derived_seed, file_sha256, params_digest, write_synthetic_volumes
+from medaug.sampling.synthesize import file_sha256, params_digest, write_synthetic_volumes
 from medaug.synthetic import (
     MONTAGE_NAME,
     SAMPLES_STACK,
@@ -36,7 +36,7 @@ from medaug.synthetic import (
 )
 from medaug.volumes import load_label_volumes
 
-__all__ = ["check_params", "output_locations", "sample_label"]
+__all__ = ["check_params", "output_locations", "run"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,17 +107,17 @@ def _draw(params: Mapping[str, Any], model: VAE, real: torch.Tensor, label: str,
     return draw, seconds
 
 
-def sample_label(params: Mapping[str, Any], label: str, sampler_override: str | None = None) -> dict[str, Any]:
+def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> dict[str, Any]:
     """Write the synthetic cohort of ``label`` (atomically) and its metrics file; return the metrics.
 
     The cohort directory holds ``samples.tsv``, ``samples.npy`` (float32 (N, D, H, W) in [0, 1]),
     ``<participant_id>.nii.gz`` (unless ``write_nifti`` is false) and ``montage.png``; the metrics
     are the acceptance rate, seconds and volumes per second.
     """
-    sampler_name = sampler_override or params["sampler"]
+    sampler_name = sampler or params["sampler"]
     check_params(params, sampler_name)
     n = int(params["n"])
-    out_dir, metrics_path = output_locations(params, label, sampler_override)
+    out_dir, metrics_path = output_locations(params, label, sampler)
     set_threads(int(params.get("threads", 1)))
     model, model_dir, affine = _trained_model(params, label)
     model_sha256 = file_sha256(model_dir / WEIGHTS_NAME)

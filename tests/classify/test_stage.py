@@ -14,7 +14,9 @@ import yaml
 
 from medaug.classify.data import ClassifierDataError
 from medaug.split.leakage import LeakageError
-from medaug.classify.run import evaluate_runs, load_test_cohorts, train_trainset
+from medaug.classify.sets import load_test_cohorts
+from medaug.classify.stage import run as train_trainset
+from medaug.evaluate.stage import run as evaluate_runs
 from pipelines import train_classifier as train_stage
 from tests._classify_fixtures import make_classification_cohort
 
@@ -200,7 +202,7 @@ def test_a_failed_stage_keeps_the_previous_folder_and_leaves_nothing(params: dic
     out = Path(params["out_dir"])
     train_trainset(params, "real")
     before = _folder_bytes(out / "real")
-    import medaug.classify.run as run_module
+    import medaug.classify.stage as run_module
     real_train_run = run_module.train_run
 
     def fail_on_run_1(params, data, run_index, directory):
@@ -237,7 +239,7 @@ def test_runs_must_be_distinct_indices(params: dict) -> None:
 
 def test_real_augmented_synthetic_set_augments_the_real_images_only(params: dict, monkeypatch) -> None:
     from medaug.classify.augment import ClassicAugmentation
-    from medaug.classify.run import training_data
+    from medaug.classify.sets import training_data
 
     params["synthetic_trainsets"]["real-augmented-synthetic"] = {"real": "train", "synthetic": 6,
                                                                   "augmentation": {"affine_prob": 1.0}}

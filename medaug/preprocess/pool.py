@@ -1,4 +1,4 @@
-"""Preprocess many images: one worker call per image, in parallel, never raising for a bad image.
+"""Preprocess many images in a worker pool: one worker call per image, never raising for a bad image.
 
 :func:`process_image` does one image end to end (validate, t1-linear, CAPS outputs, NCC, model-ready
 volume) and returns an :class:`ImageOutcome` whatever happens. :func:`process_images` runs it over a
