@@ -6,7 +6,7 @@ Rooms:
 - :mod:`medaug.cohort` generator of the embedded demo cohort (BIDS raw datasets)
 - :mod:`medaug.bids`   BIDS paths and tables
 - :mod:`medaug.io`     atomic file writes shared by every stage
-- :mod:`medaug.slices` orthogonal slices through a point in mm, for every montage
+- :mod:`medaug.figures` orthogonal slices through a point in mm, and every montage of volumes
 """
 
 __version__ = "0.1.0"

@@ -67,7 +67,7 @@ def _cmd_slices(args: argparse.Namespace) -> int:
 
     from medaug.runtime import set_threads
     from medaug.sampling.factory import SamplerError
-    from medaug.train.slice_check import run_slice_check
+    from medaug.slicecheck.check import run_slice_check
     from medaug.volumes import training_and_validation_volumes
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

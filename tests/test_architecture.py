@@ -110,6 +110,17 @@ def test_no_import_cycle_between_packages():
     assert find_cycle(graph) is None, f"import cycle between packages: {' -> '.join(find_cycle(graph))}"
 
 
+# The trainer's floor: the models and the base modules. ``medaug.volumes`` is the one reader of a
+# label's model-ready volumes, which the ``train_vae`` stage (train/stage.py) loads.
+TRAIN_MAY_IMPORT = {"medaug.models", "medaug.io", "medaug.config", "medaug.runtime", "medaug.volumes"}
+
+
+def test_train_imports_only_the_models_and_the_base_modules():
+    graph = package_graph()
+    assert "medaug.models" in graph["medaug.train"]  # the walk sees the trainer's imports
+    assert graph["medaug.train"] <= TRAIN_MAY_IMPORT, f"medaug.train imports {sorted(graph['medaug.train'] - TRAIN_MAY_IMPORT)}"
+
+
 def test_library_code_does_not_import_the_stage_scripts():
     importers = [p for p, edges in package_graph().items() if "pipelines" in edges]
     assert importers == [], f"library packages importing pipelines/: {importers}"

@@ -51,7 +51,7 @@ from medaug.audit import memorisation as mem
 from medaug.audit import plots, regions
 from medaug.audit.reconstruction import label_model, reconstruct
 from medaug.audit import summary as tables
-from medaug.audit.montage import set_montage
+from medaug.figures import set_montage
 from medaug.audit.reference import label_references
 from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_HALVES, REAL_TRAIN, RECONSTRUCTIONS
 from medaug.bids.layout import read_table

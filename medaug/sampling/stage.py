@@ -24,7 +24,7 @@ from medaug.models.vae import VAE, encode_dataset
 from medaug.preprocess.model_ready import load_stack
 from medaug.runtime import derived_seed, resolve_device, set_threads
 from medaug.sampling.factory import MCMC_SAMPLERS, SAMPLER_NAMES, LatentDraw, SamplerError, build_latent_sampler, draw_latents
-from medaug.sampling.montage import real_vs_synthetic_montage
+from medaug.figures import real_vs_synthetic_montage
 from medaug.sampling.synthesize import file_sha256, params_digest, write_synthetic_volumes
 from medaug.synthetic import (
     MONTAGE_NAME,

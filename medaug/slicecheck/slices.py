@@ -2,7 +2,7 @@
 
 The same model classes, trainer and samplers run on (N, C, H', W') slices as on (N, C, D, H, W)
 volumes (``NetworkConfig.spatial_dims = 2``), so a change can be tried on slices in seconds before
-it is tried on volumes (:mod:`medaug.train.slice_check`).
+it is tried on volumes (:mod:`medaug.slicecheck.check`).
 """
 
 from __future__ import annotations

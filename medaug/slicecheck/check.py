@@ -4,7 +4,7 @@ Thesis ch. 2 and 3 develop the samplers on 2D images; this runs the 3D pipeline'
 of the model-ready volumes, so that a change to a model, the trainer or a sampler can be judged in
 seconds on a CPU:
 
-1. :func:`~medaug.train.slices.extract_slices` cuts one plane out of every volume;
+1. :func:`~medaug.slicecheck.slices.extract_slices` cuts one plane out of every volume;
 2. the model named by ``train_vae.model`` is built with ``spatial_dims = 2`` from the
    ``train_vae.network`` and ``train_vae.<model>`` sections and trained by
    :func:`~medaug.train.trainer.train_model` with ``train_vae.training``;
@@ -53,8 +53,8 @@ from medaug.models.metric import GeometricMetric, RHVAEMetric
 from medaug.models.vae import VAE, encode_dataset
 from medaug.sampling.factory import build_latent_sampler, draw_latents
 from medaug.models.decode import decoded_batches
-from medaug.train.slice_montage import slice_rows_montage
-from medaug.train.slices import AXIS_NAMES, extract_slices
+from medaug.figures import slice_rows_montage
+from medaug.slicecheck.slices import AXIS_NAMES, extract_slices
 from medaug.train.autoconfig import resolve_auto_settings
 from medaug.train.trainer import TrainingConfig, train_model
 
@@ -155,7 +155,7 @@ def run_slice_check(
         model_name: overrides ``train_params["model"]``.
         sampler: overrides ``sample_params["sampler"]``; None takes it if it fits the model, else
             the model family's own sampler (:func:`choose_sampler`).
-        axis, index: the slice (:func:`~medaug.train.slices.extract_slices`).
+        axis, index: the slice (:func:`~medaug.slicecheck.slices.extract_slices`).
         val_volumes: validation volumes of ``label`` for early stopping, or None.
         epochs: overrides ``training.max_epochs``.
         n_samples: overrides ``sample_params["n"]``; at least 2.

@@ -11,8 +11,8 @@ import torch
 import yaml
 
 from medaug.cli import main as cli_main
-from medaug.train.slice_check import choose_sampler, mean_pairwise_rms, run_slice_check
-from medaug.train.slices import extract_slices
+from medaug.slicecheck.check import choose_sampler, mean_pairwise_rms, run_slice_check
+from medaug.slicecheck.slices import extract_slices
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -93,7 +93,7 @@ def test_quick_check_runs_end_to_end(model, sampler, small_params, tmp_path):
 
 
 def test_choose_sampler_keeps_a_fitting_one_and_falls_back_otherwise(small_params):
-    from medaug.train.slice_check import build_slice_model
+    from medaug.slicecheck.check import build_slice_model
 
     train_params, _ = small_params
     fixed = {**train_params, "rhvae": {**train_params["rhvae"], "metric_temperature": 1.5, "observation_std": 0.1,
