@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from medaug.grid.cli import add_parser as add_grid_parser
+from medaug.cluster.cli import add_parser as add_cluster_parser
 
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
     slices.set_defaults(func=_cmd_slices)
 
-    add_grid_parser(sub)  # medaug grid run: the pipeline's changed stages on a Dask cluster
+    add_cluster_parser(sub)  # medaug cluster run: the pipeline's changed stages on a Dask cluster
     return parser
 
 

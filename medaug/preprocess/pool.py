@@ -190,9 +190,9 @@ def process_images(jobs: Sequence[ImageJob], settings: PreprocessSettings, n_job
     ``itk_threads`` ITK threads; ``n_jobs == 1`` runs in this process, whose ITK thread count is
     whatever ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` was when ants first ran here. With
     ``MEDAUG_CLUSTER_ADDRESS`` set, each image is one task on that Dask cluster instead
-    (:mod:`medaug.grid.executor`), with the same ``itk_threads``.
+    (:mod:`medaug.cluster.executor`), with the same ``itk_threads``.
     """
-    from medaug.grid.executor import cluster_address, map_on_cluster
+    from medaug.cluster.executor import cluster_address, map_on_cluster
 
     if cluster_address() and len(jobs) > 1:
         setup = functools.partial(_init_worker, itk_threads, settings.t1_linear)

@@ -1,4 +1,4 @@
-"""``medaug grid run``: bring the pipeline up to date with its changed stages run on Dask.
+"""``medaug cluster run``: bring the pipeline up to date with its changed stages run on Dask.
 
 Without ``--address`` (nor ``cluster.address`` in params.yaml, nor ``MEDAUG_CLUSTER_ADDRESS``) a
 local cluster of ``--workers`` processes is started for the run and stopped after it.
@@ -12,32 +12,32 @@ import sys
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from medaug.grid.runner import GridError, run_grid
-    from medaug.grid.settings import ClusterSettings
+    from medaug.cluster.runner import ClusterRunError, run_on_cluster
+    from medaug.cluster.settings import ClusterSettings
 
     settings = ClusterSettings.from_params(args.params)
     overrides = {key: value for key, value in (("address", args.address), ("workers", args.workers),
                                                ("threads_per_task", args.threads)) if value is not None}
     settings = dataclasses.replace(settings, **overrides)
     where = settings.address or f"a local cluster of {settings.workers} workers"
-    print(f"grid: running changed stages on {where}", flush=True)
+    print(f"cluster: running changed stages on {where}", flush=True)
     try:
-        report = run_grid(".", args.targets or None, settings, keep_going=args.keep_going,
+        report = run_on_cluster(".", args.targets or None, settings, keep_going=args.keep_going,
                           log=lambda line: print(line, flush=True))
-    except GridError as err:
+    except ClusterRunError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"grid: {len(report.ran)} stage(s) run, {len(report.up_to_date)} up to date, {report.seconds:.1f} s")
+    print(f"cluster: {len(report.ran)} stage(s) run, {len(report.up_to_date)} up to date, {report.seconds:.1f} s")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``grid`` (with its ``run`` subcommand) on the ``medaug`` command line."""
-    grid = sub.add_parser("grid", help="run the pipeline's changed stages on a Dask cluster (DVC decides what is stale)",
-                          description=__doc__.replace("``", "").splitlines()[0])
-    grid_sub = grid.add_subparsers(dest="grid_command", required=True, metavar="COMMAND")
-    run = grid_sub.add_parser("run", help="run changed stages of TARGETS (default: the whole dvc.yaml) on Dask",
-                              description=__doc__.replace("``", ""))
+    """Register ``cluster`` (with its ``run`` subcommand) on the ``medaug`` command line."""
+    cluster = sub.add_parser("cluster", help="run the pipeline's changed stages on a Dask cluster (DVC decides what is stale)",
+                             description=__doc__.replace("``", "").splitlines()[0])
+    cluster_sub = cluster.add_subparsers(dest="cluster_command", required=True, metavar="COMMAND")
+    run = cluster_sub.add_parser("run", help="run changed stages of TARGETS (default: the whole dvc.yaml) on Dask",
+                                 description=__doc__.replace("``", ""))
     run.add_argument("targets", nargs="*", help="stages as for dvc repro, e.g. train_classifier (every real "
                                                 "training set) or train_classifier@real (every run of one set)")
     run.add_argument("--address", default=None, help="Dask scheduler, e.g. tcp://node:8786 (default: $MEDAUG_CLUSTER_ADDRESS, "
@@ -52,10 +52,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m medaug.grid ARGS`` is ``medaug grid ARGS``."""
+    """``python -m medaug.cluster ARGS`` is ``medaug cluster ARGS``."""
     parser = argparse.ArgumentParser(prog="medaug")
     add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["grid", *(sys.argv[1:] if argv is None else argv)])
+    args = parser.parse_args(["cluster", *(sys.argv[1:] if argv is None else argv)])
     return args.func(args)
 
 

@@ -1,4 +1,4 @@
-"""The grid runner on a local Dask cluster that the tests start: a small DVC grid of real commands.
+"""The cluster runner on a local Dask cluster that the tests start: a small DVC grid of real commands.
 
 The stages are tiny Python commands in a temporary DVC repository (the real pipeline's grid is the
 benchmark's job): a shared upstream stage, a ``foreach`` grid with one parameter per item, a stage
@@ -19,10 +19,10 @@ import yaml
 
 distributed = pytest.importorskip("distributed")
 
-from medaug.grid.runner import GridError, run_grid  # noqa: E402
-from medaug.grid.settings import ClusterSettings  # noqa: E402
-from medaug.grid.cli import main as grid_main  # noqa: E402
-from medaug.grid.task import StageCommand, run_stage_command  # noqa: E402
+from medaug.cluster.runner import ClusterRunError, run_on_cluster  # noqa: E402
+from medaug.cluster.settings import ClusterSettings  # noqa: E402
+from medaug.cluster.cli import main as grid_main  # noqa: E402
+from medaug.cluster.task import StageCommand, run_stage_command  # noqa: E402
 
 MAKE = """\
 import hashlib, pathlib, sys, yaml
@@ -171,7 +171,7 @@ def test_grid_matches_serial_repro_and_reruns_only_what_changed(tmp_path, client
     serial = _make_repo(tmp_path / "serial")
     subprocess.run(["dvc", "repro", "-q"], cwd=serial, check=True, env=_dvc_env())
     grid = _make_repo(tmp_path / "grid")
-    report = run_grid(grid, client=client, log=lambda line: None)
+    report = run_on_cluster(grid, client=client, log=lambda line: None)
 
     assert set(report.ran) == {"base", "train@a", "train@b", "train@c", "train@d"}
     assert _status(grid) == {}
@@ -181,7 +181,7 @@ def test_grid_matches_serial_repro_and_reruns_only_what_changed(tmp_path, client
     params = yaml.safe_load((grid / "params.yaml").read_text())
     params["grid"]["items"]["b"] = 4
     (grid / "params.yaml").write_text(yaml.safe_dump(params))
-    again = run_grid(grid, ["train"], client=client, log=lambda line: None)
+    again = run_on_cluster(grid, ["train"], client=client, log=lambda line: None)
     assert set(again.ran) == {"train@b"}
     assert sorted(again.up_to_date) == ["base", "train@a", "train@c", "train@d"]
     assert len(list((grid / "out" / "b").iterdir())) == 4 and _status(grid) == {}
@@ -189,7 +189,7 @@ def test_grid_matches_serial_repro_and_reruns_only_what_changed(tmp_path, client
 
 def test_killed_worker_is_retried_and_leaves_nothing_half_written(tmp_path, client):
     repo = _make_repo(tmp_path / "repo", CRASH_STAGE)
-    report = run_grid(repo, ["crash"], client=client, log=lambda line: None)
+    report = run_on_cluster(repo, ["crash"], client=client, log=lambda line: None)
     assert set(report.ran) == {"crash"}
     assert (repo / "attempts-crash.txt").read_text() == "xx"  # died once, retried once
     assert _tree(repo / "crash") == {"done.txt": b"complete"}
@@ -198,8 +198,8 @@ def test_killed_worker_is_retried_and_leaves_nothing_half_written(tmp_path, clie
 
 def test_failing_stage_names_itself_and_is_not_retried(tmp_path, client):
     repo = _make_repo(tmp_path / "repo", BAD_STAGE)
-    with pytest.raises(GridError, match="stage 'bad' failed: exit code 1") as err:
-        run_grid(repo, client=client, log=lambda line: None, keep_going=True)
+    with pytest.raises(ClusterRunError, match="stage 'bad' failed: exit code 1") as err:
+        run_on_cluster(repo, client=client, log=lambda line: None, keep_going=True)
     assert "bad input: subject sub-X has no T1w image" in str(err.value)
     assert (repo / "attempts-bad.txt").read_text() == "x"
     assert set(err.value.report.ran) == {"base", "train@a", "train@b", "train@c", "train@d"}  # keep_going
@@ -221,7 +221,7 @@ def test_command_line_on_a_running_scheduler(tmp_path, client, monkeypatch, caps
 
 
 def test_module_entry_point_help():
-    out = subprocess.run([sys.executable, "-m", "medaug.grid", "run", "--help"], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "medaug.cluster", "run", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "MEDAUG_CLUSTER_ADDRESS" in out.stdout
 
 
@@ -234,7 +234,7 @@ def _set_itk_threads() -> None:
 
 
 def test_items_fan_out_on_the_cluster_with_a_setup_per_worker(client):
-    from medaug.grid.executor import map_on_cluster
+    from medaug.cluster.executor import map_on_cluster
 
     results = dict(map_on_cluster(client.scheduler.address, _square_with_env, [1, 2, 3, 4], 10, setup=_set_itk_threads))
     assert results == {0: (11, "1"), 1: (14, "1"), 2: (19, "1"), 3: (26, "1")}
@@ -260,7 +260,7 @@ def test_preprocessing_sends_one_image_per_task_to_the_cluster(tmp_path, client,
 
 FAN_OUT = """\
 import json, os, pathlib
-from medaug.grid.executor import map_on_cluster
+from medaug.cluster.executor import map_on_cluster
 
 def square(item):
     return item * item
@@ -281,6 +281,6 @@ def test_fan_out_stage_frees_its_worker_slot_for_its_items(tmp_path):
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                                       dashboard_address=":0") as cluster, distributed.Client(cluster) as one_slot:
-            report = run_grid(repo, ["preprocess"], client=one_slot, log=lambda line: None)
+            report = run_on_cluster(repo, ["preprocess"], client=one_slot, log=lambda line: None)
     assert set(report.ran) == {"preprocess"}
     assert (repo / "squares.json").read_text() == "[1, 4, 9]"

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medaug.grid.engine import dask_client
-from medaug.grid.plan import needs_run, open_locked_repo, planned_stages, record, stage_command
-from medaug.grid.settings import ADDRESS_ENV, ClusterSettings
-from medaug.grid.task import StageResult, run_stage_command
+from medaug.cluster.engine import dask_client
+from medaug.cluster.plan import needs_run, open_locked_repo, planned_stages, record, stage_command
+from medaug.cluster.settings import ADDRESS_ENV, ClusterSettings
+from medaug.cluster.task import StageResult, run_stage_command
 
 
-class GridError(RuntimeError):
+class ClusterRunError(RuntimeError):
     """A stage failed: its command exited non-zero, or its workers died more often than allowed."""
 
     def __init__(self, stage: str, message: str, report: "GridReport | None" = None):
@@ -33,7 +33,7 @@ class GridError(RuntimeError):
 
 @dataclass
 class GridReport:
-    """What a grid run did: stages run (with their seconds and host), stages found up to date, wall time."""
+    """What a cluster run did: stages run (with their seconds and host), stages found up to date, wall time."""
 
     ran: dict[str, StageResult] = field(default_factory=dict)
     up_to_date: list[str] = field(default_factory=list)
@@ -80,7 +80,7 @@ class _Scheduler:
         future = self.client.submit(run_stage_command, spec, key=f"stage-{name}-{uuid.uuid4().hex[:8]}", pure=False,
                                     resources=self.settings.resources_for(name) or None, retries=0)
         self.running[future] = stage
-        self.log(f"grid: submitted {name}")
+        self.log(f"cluster: submitted {name}")
 
     def _finish(self, future: Any) -> None:
         stage = self.running.pop(future)
@@ -96,15 +96,15 @@ class _Scheduler:
         record(stage)
         self.settled.add(stage)
         self.report.ran[name] = result
-        self.log(f"grid: {name} done in {result.seconds:.1f} s on {result.host}; recorded in dvc.lock")
+        self.log(f"cluster: {name} done in {result.seconds:.1f} s on {result.host}; recorded in dvc.lock")
 
     def _fail(self, stage: Any, message: str) -> None:
         self.blocked.add(stage)
         self.report.failed[stage.addressing] = message
-        self.log(f"grid: stage '{stage.addressing}' failed: {message}")
+        self.log(f"cluster: stage '{stage.addressing}' failed: {message}")
         if not self.keep_going:
             self.client.cancel(list(self.running))
-            raise GridError(stage.addressing, message, self.report)
+            raise ClusterRunError(stage.addressing, message, self.report)
 
     def run(self) -> GridReport:
         from distributed import wait
@@ -117,16 +117,16 @@ class _Scheduler:
             self._submit_ready()
         first_failure = next(iter(self.report.failed.items()), None)
         if first_failure:
-            raise GridError(*first_failure, self.report)
+            raise ClusterRunError(*first_failure, self.report)
         return self.report
 
 
-def run_grid(root: str | Path = ".", targets: Sequence[str] | None = None, settings: ClusterSettings | None = None,
+def run_on_cluster(root: str | Path = ".", targets: Sequence[str] | None = None, settings: ClusterSettings | None = None,
              client: Any = None, log: Callable[[str], None] = print, keep_going: bool = False) -> GridReport:
     """Bring ``targets`` (default: the whole ``dvc.yaml``) up to date, running changed stages on Dask.
 
     ``settings`` default to ``<root>/params.yaml``'s ``cluster`` section; ``client`` (a running
-    ``distributed.Client``) overrides them. Raises :class:`GridError` naming the first failed stage;
+    ``distributed.Client``) overrides them. Raises :class:`ClusterRunError` naming the first failed stage;
     stages that finished before it stay recorded. ``keep_going`` runs every stage that does not
     depend on a failed one before raising.
     """

@@ -1,6 +1,6 @@
 """The ``cluster`` section of params.yaml, with ``MEDAUG_CLUSTER_ADDRESS`` taking precedence.
 
-Every key is optional, and so is the section: without it ``medaug grid run`` starts a local cluster
+Every key is optional, and so is the section: without it ``medaug cluster run`` starts a local cluster
 of ``os.cpu_count()`` single-threaded workers, and ``dvc repro`` never looks at it.
 """
 

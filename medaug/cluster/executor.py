@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from medaug.grid.settings import ADDRESS_ENV
+from medaug.cluster.settings import ADDRESS_ENV
 
 Item = TypeVar("Item")
 

@@ -1,7 +1,7 @@
 """The Dask client: connect to a running scheduler, or start a local cluster for this run only.
 
 Dask (``distributed``) is an optional dependency (``pip install -e ".[cluster]"``); it is imported here
-only, when a grid run starts. On a cluster the workers must see the repository at the same path
+only, when a cluster run starts. On a cluster the workers must see the repository at the same path
 (a shared file system, as on SLURM) and have the project installed.
 """
 
@@ -11,14 +11,14 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from medaug.grid.settings import ClusterSettings
+from medaug.cluster.settings import ClusterSettings
 
 
 def _import_distributed() -> Any:
     try:
         import distributed
     except ModuleNotFoundError as err:  # pragma: no cover - depends on the installation
-        raise SystemExit('error: the grid runner needs Dask: python -m pip install -e ".[cluster]"') from err
+        raise SystemExit('error: the cluster runner needs Dask: python -m pip install -e ".[cluster]"') from err
     return distributed
 
 

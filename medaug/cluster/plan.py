@@ -1,4 +1,4 @@
-"""The DVC side of a grid run: which stages, in which order, whether each changed, and recording it.
+"""The DVC side of a cluster run: which stages, in which order, whether each changed, and recording it.
 
 It uses DVC's own machinery (the stage graph, ``Stage.changed``, ``Stage.save/commit/dump``), the
 calls ``dvc repro`` makes around a stage's command, so that a stage run on a worker is recorded in
@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from medaug.grid.task import StageCommand
+from medaug.cluster.task import StageCommand
 
 
 @contextlib.contextmanager
