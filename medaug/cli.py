@@ -50,7 +50,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from medaug.convert import ClinicaMissingError, ConvertInputError, convert_study
+    from medaug.convert.run import ClinicaMissingError, ConvertInputError, convert_study
 
     try:
         bids = convert_study(args.study, args.raw_dir, args.clinical_dir, args.bids_dir, n_procs=args.n_procs,

@@ -112,7 +112,7 @@ def test_no_import_cycle_between_packages():
 
 # The trainer's floor: the models and the base modules. ``medaug.volumes`` is the one reader of a
 # label's model-ready volumes, which the ``train_vae`` stage (train/stage.py) loads.
-TRAIN_MAY_IMPORT = {"medaug.models", "medaug.io", "medaug.config", "medaug.runtime", "medaug.volumes"}
+TRAIN_MAY_IMPORT = {"medaug.models", "medaug.io", "medaug.config", "medaug.runtime", "medaug.volumes", "medaug._exports"}
 
 
 def test_train_imports_only_the_models_and_the_base_modules():
@@ -154,4 +154,64 @@ def test_each_stage_script_calls_the_run_of_a_library_stage_module(script):
     stage_module = ROOT / (entries[0].replace(".", "/") + ".py")
     functions = {n.name for n in ast.parse(stage_module.read_text()).body if isinstance(n, ast.FunctionDef)}
     assert "run" in functions, f"{stage_module.relative_to(ROOT)} defines no run"
+
+
+# Packages whose __init__ another part of the project owns (they keep eager re-exports for now).
+EAGER_INIT = {"medaug/cohort/__init__.py", "medaug/report/__init__.py", "medaug/split/__init__.py"}
+
+
+def _lazy_tables() -> dict[str, dict[str, str]]:
+    """package -> its lazy table (name -> defining module), read from each ``_EXPORTS`` literal."""
+    tables = {}
+    for path in (ROOT / "medaug").rglob("__init__.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_EXPORTS":
+                package = _module_name(path)
+                tables[package] = {k.value: f"{package}.{v.value}" for k, v in zip(node.value.keys, node.value.values)}
+    return tables
+
+
+def test_package_inits_import_nothing_but_the_lazy_export_helper():
+    eager = {}
+    for path in (ROOT / "medaug").rglob("__init__.py"):
+        if str(path.relative_to(ROOT)) in EAGER_INIT:
+            continue
+        imports = [n for n in ast.parse(path.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        names = {getattr(n, "module", None) or n.names[0].name for n in imports} - {"__future__", "medaug._exports"}
+        if names:
+            eager[str(path.relative_to(ROOT))] = sorted(names)
+    assert eager == {}, f"__init__ files importing modules at import time: {eager}"
+
+
+def test_lazy_tables_name_real_definitions():
+    import importlib
+
+    tables = _lazy_tables()
+    assert {"medaug.classify", "medaug.sampling", "medaug.audit"} <= set(tables)
+    for package, table in tables.items():
+        folder = ROOT / package.replace(".", "/")
+        for name, module in table.items():
+            assert hasattr(importlib.import_module(module), name), f"{module} defines no {name}"
+            # an imported submodule becomes a package attribute and would hide the lazy name
+            assert not (folder / f"{name}.py").exists() and not (folder / name).is_dir(), f"{package}.{name} is a submodule"
+
+
+def test_library_code_imports_from_the_defining_module():
+    """The stage deps (medaug.dvc_deps) follow import statements, not the lazy tables."""
+    tables = _lazy_tables()
+    found = []
+    for path in [*(ROOT / "medaug").rglob("*.py"), *(ROOT / "pipelines").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module in tables:
+                found += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names if a.name in tables[node.module]]
+    assert found == [], f"imports of lazily exported names: {found}"
+
+
+def test_importing_the_classifier_package_does_not_load_monai():
+    import subprocess
+    import sys
+
+    code = "import sys, medaug.classify, medaug.classify.networks; print('monai' in sys.modules, 'nibabel' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["False", "False"]
 

@@ -24,45 +24,40 @@ realistic are they?
 The report renders these results (:mod:`medaug.report.audit_section`); nothing here renders markdown.
 """
 
-from medaug.audit.checks import acceptance_checks
-from medaug.audit.diversity import (
-    masked_ms_ssim,
-    masked_variance_sum,
-    mean_pairwise_ms_ssim,
-    pairwise_masked_ms_ssim,
-    pairwise_rms,
-    sample_pairs,
-    set_diversity,
-    variance_share,
-)
-from medaug.audit.fidelity import (
-    FEATURE_SPACE_NOTE,
-    equal_size_draws,
-    equal_size_precision_recall,
-    frechet_distance,
-    penultimate_features,
-    precision_recall,
-)
-from medaug.audit.memorisation import (
-    brain_mask,
-    masked_rms_distances,
-    masked_ssim,
-    memorisation_summary,
-    nearest_distances,
-    nearest_neighbours,
-    reconstruction_matched_test,
-)
-from medaug.audit.reference import PCAReconstruction, pca_reconstruction, reference_latent_size
-from medaug.audit.regions import dark_fraction, gaussian_region_weight, grid_coordinates, mean_intensity
-from medaug.audit.summary import checks_block
-from medaug.io import finite_or_none
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "FEATURE_SPACE_NOTE", "PCAReconstruction", "acceptance_checks", "brain_mask", "checks_block",
-    "dark_fraction", "equal_size_draws", "equal_size_precision_recall", "finite_or_none", "frechet_distance",
-    "gaussian_region_weight", "grid_coordinates", "masked_ms_ssim", "masked_rms_distances", "masked_ssim",
-    "masked_variance_sum", "mean_intensity", "mean_pairwise_ms_ssim", "memorisation_summary",
-    "nearest_distances", "nearest_neighbours", "pairwise_masked_ms_ssim", "pairwise_rms", "pca_reconstruction",
-    "penultimate_features", "precision_recall", "reconstruction_matched_test", "reference_latent_size",
-    "sample_pairs", "set_diversity", "variance_share",
-]
+_EXPORTS = {
+    "acceptance_checks": "checks",
+    "brain_mask": "memorisation",
+    "checks_block": "summary",
+    "dark_fraction": "regions",
+    "equal_size_draws": "fidelity",
+    "equal_size_precision_recall": "fidelity",
+    "FEATURE_SPACE_NOTE": "fidelity",
+    "frechet_distance": "fidelity",
+    "gaussian_region_weight": "regions",
+    "grid_coordinates": "regions",
+    "masked_ms_ssim": "diversity",
+    "masked_rms_distances": "memorisation",
+    "masked_ssim": "memorisation",
+    "masked_variance_sum": "diversity",
+    "mean_intensity": "regions",
+    "mean_pairwise_ms_ssim": "diversity",
+    "memorisation_summary": "memorisation",
+    "nearest_distances": "memorisation",
+    "nearest_neighbours": "memorisation",
+    "pairwise_masked_ms_ssim": "diversity",
+    "pairwise_rms": "diversity",
+    "pca_reconstruction": "reference",
+    "PCAReconstruction": "reference",
+    "penultimate_features": "fidelity",
+    "precision_recall": "fidelity",
+    "reconstruction_matched_test": "memorisation",
+    "reference_latent_size": "reference",
+    "sample_pairs": "diversity",
+    "set_diversity": "diversity",
+    "variance_share": "diversity",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

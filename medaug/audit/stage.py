@@ -55,16 +55,9 @@ from medaug.figures import set_montage
 from medaug.audit.reference import label_references
 from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_HALVES, REAL_TRAIN, RECONSTRUCTIONS
 from medaug.bids.layout import read_table
-from medaug.classify import (
-    LABELS,
-    VolumeSet,
-    load_classifier,
-    predict,
-    prediction_metrics,
-    qc_excluded_sessions,
-    split_volumes,
-    synthetic_volumes,
-)
+from medaug.classify.checkpoint import load_classifier
+from medaug.classify.data import LABELS, VolumeSet, qc_excluded_sessions, split_volumes, synthetic_volumes
+from medaug.classify.evaluate import predict, prediction_metrics
 from medaug.io import write_json, write_tsv
 from medaug.runtime import set_threads
 from medaug.preprocess.model_ready import load_stack

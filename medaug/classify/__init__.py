@@ -17,53 +17,51 @@
   of one training set in one process). The ``evaluate`` stage is :mod:`medaug.evaluate.stage`.
 """
 
-from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params
-from medaug.classify.budget import TrainingBudget, batches_per_epoch
-from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
-from medaug.classify.data import (
-    LABELS,
-    ClassifierDataError,
-    VolumeSet,
-    concatenate,
-    qc_excluded_sessions,
-    require_both_labels,
-    split_volumes,
-    synthetic_volumes,
-)
-from medaug.classify.evaluate import (
-    CONVERGENCE_KEY,
-    METRIC_NAMES,
-    predict,
-    prediction_metrics,
-    summarize_convergence,
-    summarize_runs,
-)
-from medaug.classify.metrics import (
-    balanced_accuracy_score,
-    classification_metrics,
-    roc_auc_score,
-    sensitivity_score,
-    specificity_score,
-)
-from medaug.classify.networks import (
-    VARIANTS,
-    Conv5FC3,
-    Conv5FC3Config,
-    build_classifier,
-    classifier_config,
-    flatten_size,
-    scaled_fc_features,
-)
-from medaug.classify.selection import CRITERIA, Selection, kept_in_last_fifth, kept_index
-from medaug.classify.train import ClassifierTrainingConfig, TrainingResult, train_classifier
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "CONVERGENCE_KEY", "CRITERIA", "LABELS", "METRIC_NAMES", "VARIANTS",
-    "AugmentationConfig", "CheckpointError", "ClassicAugmentation", "ClassifierDataError",
-    "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "Selection", "TrainingBudget", "TrainingResult", "VolumeSet",
-    "augmentation_from_params", "balanced_accuracy_score", "batches_per_epoch", "build_classifier", "classification_metrics",
-    "classifier_config", "concatenate", "flatten_size", "kept_in_last_fifth", "kept_index", "load_classifier", "predict", "prediction_metrics",
-    "require_both_labels", "roc_auc_score", "save_classifier",
-    "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_convergence", "summarize_runs",
-    "synthetic_volumes", "train_classifier",
-]
+_EXPORTS = {
+    "augmentation_from_params": "augment",
+    "AugmentationConfig": "augment",
+    "balanced_accuracy_score": "metrics",
+    "batches_per_epoch": "budget",
+    "build_classifier": "networks",
+    "CheckpointError": "checkpoint",
+    "ClassicAugmentation": "augment",
+    "classification_metrics": "metrics",
+    "classifier_config": "networks",
+    "ClassifierDataError": "data",
+    "ClassifierTrainingConfig": "train",
+    "concatenate": "data",
+    "Conv5FC3": "networks",
+    "Conv5FC3Config": "networks",
+    "CONVERGENCE_KEY": "evaluate",
+    "CRITERIA": "selection",
+    "flatten_size": "networks",
+    "kept_in_last_fifth": "selection",
+    "kept_index": "selection",
+    "LABELS": "data",
+    "load_classifier": "checkpoint",
+    "METRIC_NAMES": "evaluate",
+    "predict": "evaluate",
+    "prediction_metrics": "evaluate",
+    "qc_excluded_sessions": "data",
+    "require_both_labels": "data",
+    "roc_auc_score": "metrics",
+    "save_classifier": "checkpoint",
+    "scaled_fc_features": "networks",
+    "Selection": "selection",
+    "sensitivity_score": "metrics",
+    "specificity_score": "metrics",
+    "split_volumes": "data",
+    "summarize_convergence": "evaluate",
+    "summarize_runs": "evaluate",
+    "synthetic_volumes": "data",
+    "train_classifier": "train",
+    "TrainingBudget": "budget",
+    "TrainingResult": "train",
+    "VARIANTS": "networks",
+    "VolumeSet": "data",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

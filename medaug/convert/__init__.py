@@ -8,15 +8,17 @@ the inputs, imports clinica at call time and calls ``clinica.converters.convert`
 - :func:`convert_study` runs one converter.
 """
 
-from medaug.convert.run import ClinicaMissingError, ConvertInputError, check_inputs, convert_study
-from medaug.convert.studies import INSTALL_HINT, STUDIES, StudySpec
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "INSTALL_HINT",
-    "STUDIES",
-    "ClinicaMissingError",
-    "ConvertInputError",
-    "StudySpec",
-    "check_inputs",
-    "convert_study",
-]
+_EXPORTS = {
+    "check_inputs": "run",
+    "ClinicaMissingError": "run",
+    "convert_study": "run",
+    "ConvertInputError": "run",
+    "INSTALL_HINT": "studies",
+    "STUDIES": "studies",
+    "StudySpec": "studies",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,5 +1,11 @@
 """Generative models: networks, VAE, RHVAE and their Riemannian latent metrics."""
 
-from medaug.models.metric import GeometricMetric, RHVAEMetric
+from medaug._exports import lazy_exports
 
-__all__ = ["GeometricMetric", "RHVAEMetric"]
+_EXPORTS = {
+    "GeometricMetric": "metric.geometric",
+    "RHVAEMetric": "metric.rhvae",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

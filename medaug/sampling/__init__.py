@@ -6,27 +6,26 @@ batched-chain loop), :mod:`.factory` picks a sampler by name, :mod:`.synthesize`
 into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.stage` is the ``sample`` stage.
 """
 
-from medaug.sampling.baselines import GaussianMixtureSampler, PriorSampler
-from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult
-from medaug.sampling.geometric import GeometricHMCSampler, GeometricHMCSettings
-from medaug.sampling.hmc import HMCSampler, HMCSettings, RiemannianHMCSampler, hmc_chains, leapfrog
-from medaug.sampling.random_walk import RandomWalkSettings, RiemannianRandomWalk, exponential_map, geodesic_hamiltonian
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "ChainSampler",
-    "ChainSettings",
-    "GaussianMixtureSampler",
-    "GeometricHMCSettings",
-    "HMCSampler",
-    "HMCSettings",
-    "RandomWalkSettings",
-    "GeometricHMCSampler",
-    "MCMCResult",
-    "PriorSampler",
-    "RiemannianHMCSampler",
-    "RiemannianRandomWalk",
-    "exponential_map",
-    "geodesic_hamiltonian",
-    "hmc_chains",
-    "leapfrog",
-]
+_EXPORTS = {
+    "ChainSampler": "chains",
+    "ChainSettings": "chains",
+    "exponential_map": "random_walk",
+    "GaussianMixtureSampler": "baselines",
+    "geodesic_hamiltonian": "random_walk",
+    "GeometricHMCSampler": "geometric",
+    "GeometricHMCSettings": "geometric",
+    "hmc_chains": "hmc",
+    "HMCSampler": "hmc",
+    "HMCSettings": "hmc",
+    "leapfrog": "hmc",
+    "MCMCResult": "chains",
+    "PriorSampler": "baselines",
+    "RandomWalkSettings": "random_walk",
+    "RiemannianHMCSampler": "hmc",
+    "RiemannianRandomWalk": "random_walk",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

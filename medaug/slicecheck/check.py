@@ -49,7 +49,8 @@ from medaug.audit.reference import pca_reconstruction
 from medaug.io import write_json
 from medaug.runtime import derived_seed
 from medaug.models.registry import build_model
-from medaug.models.metric import GeometricMetric, RHVAEMetric
+from medaug.models.metric.geometric import GeometricMetric
+from medaug.models.metric.rhvae import RHVAEMetric
 from medaug.models.vae import VAE, encode_dataset
 from medaug.sampling.factory import build_latent_sampler, draw_latents
 from medaug.models.decode import decoded_batches

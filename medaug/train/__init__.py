@@ -3,6 +3,15 @@
 The 2D quick check, which trains on slices, is :mod:`medaug.slicecheck`.
 """
 
-from medaug.train.trainer import NonFiniteError, TrainingConfig, TrainingResult, evaluate_elbo, train_model
+from medaug._exports import lazy_exports
 
-__all__ = ["NonFiniteError", "TrainingConfig", "TrainingResult", "evaluate_elbo", "train_model"]
+_EXPORTS = {
+    "evaluate_elbo": "trainer",
+    "NonFiniteError": "trainer",
+    "train_model": "trainer",
+    "TrainingConfig": "trainer",
+    "TrainingResult": "trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
