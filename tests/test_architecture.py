@@ -121,6 +121,21 @@ def test_train_imports_only_the_models_and_the_base_modules():
     assert graph["medaug.train"] <= TRAIN_MAY_IMPORT, f"medaug.train imports {sorted(graph['medaug.train'] - TRAIN_MAY_IMPORT)}"
 
 
+DVC_AWARE = {"medaug.dvc_deps", "medaug.dvc_remote", "medaug.cluster"}
+
+
+def test_only_the_pipeline_tools_know_of_dvc():
+    """The rest of the library runs without DVC: it imports neither ``dvc`` nor the DVC-aware modules."""
+    found = []
+    for path in (ROOT / "medaug").rglob("*.py"):
+        if _package(_module_name(path)) in DVC_AWARE:
+            continue
+        names = _imported_modules(path)
+        found += [f"{path.relative_to(ROOT)}: {n}" for n in sorted(names)
+                  if n == "dvc" or n.startswith("dvc.") or _package(n) in DVC_AWARE - {"medaug.cluster"}]
+    assert found == [], f"DVC imported outside the pipeline tools: {found}"
+
+
 def test_library_code_does_not_import_the_stage_scripts():
     importers = [p for p, edges in package_graph().items() if "pipelines" in edges]
     assert importers == [], f"library packages importing pipelines/: {importers}"
