@@ -1,6 +1,6 @@
 """Lazy public names of a package: the one ``__init__`` policy of medaug.
 
-A package's ``__init__`` holds its docstring and a table ``name -> defining module``; nothing is
+A package's ``__init__`` holds its docstring and a table ``defining module -> names``; nothing is
 imported until a name is first used (PEP 562 module ``__getattr__``). So ``import
 medaug.classify.stage`` does not run the classifier package's other modules (MONAI, nibabel), and
 ``from medaug.sampling import RiemannianHMCSampler`` still works for a user. Library code and stage
@@ -11,15 +11,19 @@ scripts import from the defining module, which is what the DVC stage deps are co
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
-    """``(__getattr__, __dir__)`` for ``package`` whose public names are ``table`` (name -> submodule,
-    relative to ``package``)."""
+def lazy_exports(package: str, modules: Mapping[str, Sequence[str]]) -> tuple[list[str], Callable[[str], Any],
+                                                                              Callable[[], list[str]]]:
+    """``(__all__, __getattr__, __dir__)`` of ``package``, whose public names are defined in ``modules``
+    (submodule relative to ``package`` -> the names it defines)."""
+    table = {name: module for module, names in modules.items() for name in names}
+    if len(table) != sum(len(names) for names in modules.values()):
+        raise ValueError(f"{package}: a public name is listed under two modules")
 
     def __getattr__(name: str) -> Any:  # noqa: N807 - the module hook's name
         if name not in table:
@@ -29,4 +33,4 @@ def lazy_exports(package: str, table: Mapping[str, str]) -> tuple[Callable[[str]
     def __dir__() -> list[str]:  # noqa: N807
         return sorted(table)
 
-    return __getattr__, __dir__
+    return sorted(table), __getattr__, __dir__

@@ -176,13 +176,14 @@ EAGER_INIT = {"medaug/cohort/__init__.py", "medaug/report/__init__.py", "medaug/
 
 
 def _lazy_tables() -> dict[str, dict[str, str]]:
-    """package -> its lazy table (name -> defining module), read from each ``_EXPORTS`` literal."""
+    """package -> name -> defining module, read from each ``_EXPORTS`` literal (module -> names)."""
     tables = {}
     for path in (ROOT / "medaug").rglob("__init__.py"):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_EXPORTS":
                 package = _module_name(path)
-                tables[package] = {k.value: f"{package}.{v.value}" for k, v in zip(node.value.keys, node.value.values)}
+                tables[package] = {name.value: f"{package}.{module.value}"
+                                   for module, names in zip(node.value.keys, node.value.values) for name in names.elts}
     return tables
 
 

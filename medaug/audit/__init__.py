@@ -26,38 +26,23 @@ The report renders these results (:mod:`medaug.report.audit_section`); nothing h
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "acceptance_checks": "checks",
-    "brain_mask": "memorisation",
-    "checks_block": "summary",
-    "dark_fraction": "regions",
-    "equal_size_draws": "fidelity",
-    "equal_size_precision_recall": "fidelity",
-    "FEATURE_SPACE_NOTE": "fidelity",
-    "frechet_distance": "fidelity",
-    "gaussian_region_weight": "regions",
-    "grid_coordinates": "regions",
-    "masked_ms_ssim": "diversity",
-    "masked_rms_distances": "memorisation",
-    "masked_ssim": "memorisation",
-    "masked_variance_sum": "diversity",
-    "mean_intensity": "regions",
-    "mean_pairwise_ms_ssim": "diversity",
-    "memorisation_summary": "memorisation",
-    "nearest_distances": "memorisation",
-    "nearest_neighbours": "memorisation",
-    "pairwise_masked_ms_ssim": "diversity",
-    "pairwise_rms": "diversity",
-    "pca_reconstruction": "reference",
-    "PCAReconstruction": "reference",
-    "penultimate_features": "fidelity",
-    "precision_recall": "fidelity",
-    "reconstruction_matched_test": "memorisation",
-    "reference_latent_size": "reference",
-    "sample_pairs": "diversity",
-    "set_diversity": "diversity",
-    "variance_share": "diversity",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "checks": ["acceptance_checks"],
+    "diversity": [
+        "masked_ms_ssim", "masked_variance_sum", "mean_pairwise_ms_ssim", "pairwise_masked_ms_ssim",
+        "pairwise_rms", "sample_pairs", "set_diversity", "variance_share"
+    ],
+    "fidelity": [
+        "equal_size_draws", "equal_size_precision_recall", "FEATURE_SPACE_NOTE", "frechet_distance",
+        "penultimate_features", "precision_recall"
+    ],
+    "memorisation": [
+        "brain_mask", "masked_rms_distances", "masked_ssim", "memorisation_summary",
+        "nearest_distances", "nearest_neighbours", "reconstruction_matched_test"
+    ],
+    "reference": ["pca_reconstruction", "PCAReconstruction", "reference_latent_size"],
+    "regions": ["dark_fraction", "gaussian_region_weight", "grid_coordinates", "mean_intensity"],
+    "summary": ["checks_block"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

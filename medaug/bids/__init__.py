@@ -2,15 +2,11 @@
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "BIDSError": "layout",
-    "participants_path": "layout",
-    "read_participants": "layout",
-    "read_sessions": "layout",
-    "read_table": "layout",
-    "sessions_path": "layout",
-    "t1w_path": "layout",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "layout": [
+        "BIDSError", "participants_path", "read_participants", "read_sessions", "read_table",
+        "sessions_path", "t1w_path"
+    ],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

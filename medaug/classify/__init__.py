@@ -19,49 +19,28 @@
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "augmentation_from_params": "augment",
-    "AugmentationConfig": "augment",
-    "balanced_accuracy_score": "metrics",
-    "batches_per_epoch": "budget",
-    "build_classifier": "networks",
-    "CheckpointError": "checkpoint",
-    "ClassicAugmentation": "augment",
-    "classification_metrics": "metrics",
-    "classifier_config": "networks",
-    "ClassifierDataError": "data",
-    "ClassifierTrainingConfig": "train",
-    "concatenate": "data",
-    "Conv5FC3": "networks",
-    "Conv5FC3Config": "networks",
-    "CONVERGENCE_KEY": "evaluate",
-    "CRITERIA": "selection",
-    "flatten_size": "networks",
-    "kept_in_last_fifth": "selection",
-    "kept_index": "selection",
-    "LABELS": "data",
-    "load_classifier": "checkpoint",
-    "METRIC_NAMES": "evaluate",
-    "predict": "evaluate",
-    "prediction_metrics": "evaluate",
-    "qc_excluded_sessions": "data",
-    "require_both_labels": "data",
-    "roc_auc_score": "metrics",
-    "save_classifier": "checkpoint",
-    "scaled_fc_features": "networks",
-    "Selection": "selection",
-    "sensitivity_score": "metrics",
-    "specificity_score": "metrics",
-    "split_volumes": "data",
-    "summarize_convergence": "evaluate",
-    "summarize_runs": "evaluate",
-    "synthetic_volumes": "data",
-    "train_classifier": "train",
-    "TrainingBudget": "budget",
-    "TrainingResult": "train",
-    "VARIANTS": "networks",
-    "VolumeSet": "data",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "augment": ["augmentation_from_params", "AugmentationConfig", "ClassicAugmentation"],
+    "budget": ["batches_per_epoch", "TrainingBudget"],
+    "checkpoint": ["CheckpointError", "load_classifier", "save_classifier"],
+    "data": [
+        "ClassifierDataError", "concatenate", "LABELS", "qc_excluded_sessions",
+        "require_both_labels", "split_volumes", "synthetic_volumes", "VolumeSet"
+    ],
+    "evaluate": [
+        "CONVERGENCE_KEY", "METRIC_NAMES", "predict", "prediction_metrics", "summarize_convergence",
+        "summarize_runs"
+    ],
+    "metrics": [
+        "balanced_accuracy_score", "classification_metrics", "roc_auc_score", "sensitivity_score",
+        "specificity_score"
+    ],
+    "networks": [
+        "build_classifier", "classifier_config", "Conv5FC3", "Conv5FC3Config", "flatten_size",
+        "scaled_fc_features", "VARIANTS"
+    ],
+    "selection": ["CRITERIA", "kept_in_last_fifth", "kept_index", "Selection"],
+    "train": ["ClassifierTrainingConfig", "train_classifier", "TrainingResult"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

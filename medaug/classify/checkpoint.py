@@ -11,14 +11,8 @@ from typing import Any
 
 from safetensors.torch import save_file
 
-from medaug.checkpoint import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    CheckpointError,
-    load_state_checked,
-    load_tensors,
-    read_description,
-)
+from medaug.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError
+from medaug.checkpoint import load_state_checked, load_tensors, read_description
 from medaug.classify.data import LABELS
 from medaug.classify.networks import Conv5FC3, Conv5FC3Config
 from medaug.io import atomic_path, write_json

@@ -10,15 +10,9 @@ the inputs, imports clinica at call time and calls ``clinica.converters.convert`
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "check_inputs": "run",
-    "ClinicaMissingError": "run",
-    "convert_study": "run",
-    "ConvertInputError": "run",
-    "INSTALL_HINT": "studies",
-    "STUDIES": "studies",
-    "StudySpec": "studies",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "run": ["check_inputs", "ClinicaMissingError", "convert_study", "ConvertInputError"],
+    "studies": ["INSTALL_HINT", "STUDIES", "StudySpec"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

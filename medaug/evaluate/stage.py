@@ -27,14 +27,8 @@ from typing import Any
 import pandas as pd
 
 from medaug.classify.checkpoint import load_classifier
-from medaug.classify.evaluate import (
-    CONVERGENCE_KEY,
-    METRIC_NAMES,
-    predict,
-    prediction_metrics,
-    summarize_convergence,
-    summarize_runs,
-)
+from medaug.classify.evaluate import CONVERGENCE_KEY, METRIC_NAMES, predict, prediction_metrics
+from medaug.classify.evaluate import summarize_convergence, summarize_runs
 from medaug.classify.sets import load_test_cohorts, run_list
 from medaug.classify.trainsets import trainset_names
 from medaug.io import write_json, write_tsv

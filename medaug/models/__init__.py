@@ -2,10 +2,9 @@
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "GeometricMetric": "metric.geometric",
-    "RHVAEMetric": "metric.rhvae",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "metric.geometric": ["GeometricMetric"],
+    "metric.rhvae": ["RHVAEMetric"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -17,14 +17,8 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
-from medaug.checkpoint import (
-    CONFIG_NAME,
-    WEIGHTS_NAME,
-    CheckpointError,
-    load_state_checked,
-    load_tensors,
-    read_description,
-)
+from medaug.checkpoint import CONFIG_NAME, WEIGHTS_NAME, CheckpointError
+from medaug.checkpoint import load_state_checked, load_tensors, read_description
 from medaug.io import atomic_path
 from medaug.models.registry import MODEL_CLASSES
 from medaug.models.vae import VAE

@@ -8,24 +8,12 @@ into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.stage` is the ``sam
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "ChainSampler": "chains",
-    "ChainSettings": "chains",
-    "exponential_map": "random_walk",
-    "GaussianMixtureSampler": "baselines",
-    "geodesic_hamiltonian": "random_walk",
-    "GeometricHMCSampler": "geometric",
-    "GeometricHMCSettings": "geometric",
-    "hmc_chains": "hmc",
-    "HMCSampler": "hmc",
-    "HMCSettings": "hmc",
-    "leapfrog": "hmc",
-    "MCMCResult": "chains",
-    "PriorSampler": "baselines",
-    "RandomWalkSettings": "random_walk",
-    "RiemannianHMCSampler": "hmc",
-    "RiemannianRandomWalk": "random_walk",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "baselines": ["GaussianMixtureSampler", "PriorSampler"],
+    "chains": ["ChainSampler", "ChainSettings", "MCMCResult"],
+    "geometric": ["GeometricHMCSampler", "GeometricHMCSettings"],
+    "hmc": ["hmc_chains", "HMCSampler", "HMCSettings", "leapfrog", "RiemannianHMCSampler"],
+    "random_walk": ["exponential_map", "geodesic_hamiltonian", "RandomWalkSettings", "RiemannianRandomWalk"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -5,13 +5,10 @@ The 2D quick check, which trains on slices, is :mod:`medaug.slicecheck`.
 
 from medaug._exports import lazy_exports
 
-_EXPORTS = {
-    "evaluate_elbo": "trainer",
-    "NonFiniteError": "trainer",
-    "train_model": "trainer",
-    "TrainingConfig": "trainer",
-    "TrainingResult": "trainer",
+_EXPORTS = {  # defining module (relative) -> its public names
+    "config": ["TrainingConfig", "TrainingResult"],
+    "finite": ["NonFiniteError"],
+    "trainer": ["evaluate_elbo", "train_model"],
 }
 
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
