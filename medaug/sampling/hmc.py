@@ -114,6 +114,7 @@ def hmc_chains(
         :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
         the ``n_steps`` iterations after burn-in.
     """
+    # numerical kernel: one HMC step's energy, accept/reject and step adaptation read best in one loop
     z = z0
     log_prob, grad = log_prob_and_grad(z)
     accepted = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)

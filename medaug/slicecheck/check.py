@@ -127,23 +127,12 @@ def _decode(model: VAE, latents: Tensor, batch_size: int, device) -> np.ndarray:
     return np.concatenate(list(decoded_batches(model, latents, batch_size, device)))
 
 
-def run_slice_check(
-    volumes: Tensor,
-    label: str,
-    train_params: Mapping[str, Any],
-    sample_params: Mapping[str, Any],
-    out_dir: str | Path,
-    *,
-    model_name: str | None = None,
-    sampler: str | None = None,
-    axis: int = 2,
-    index: int | None = None,
-    val_volumes: Tensor | None = None,
-    epochs: int | None = None,
-    n_samples: int | None = None,
-    montage_columns: int = 8,
-) -> SliceCheckResult:
-    """Train a 2D model on slices of one label's volumes, sample from it, and write the montage and figures.
+def run_slice_check(volumes: Tensor, label: str, train_params: Mapping[str, Any], sample_params: Mapping[str, Any],
+                    out_dir: str | Path, *, model_name: str | None = None, sampler: str | None = None, axis: int = 2,
+                    index: int | None = None, val_volumes: Tensor | None = None, epochs: int | None = None,
+                    n_samples: int | None = None, montage_columns: int = 8) -> SliceCheckResult:
+    """Train a 2D model on slices of one label's volumes, sample from it, and write the montage and
+    figures; return the :class:`SliceCheckResult`.
 
     Args:
         volumes: training volumes of ``label``, (N, 1, D, H, W), N >= 2, intensities in [0, 1].
@@ -161,60 +150,91 @@ def run_slice_check(
         epochs: overrides ``training.max_epochs``.
         n_samples: overrides ``sample_params["n"]``; at least 2.
         montage_columns: images per montage row.
-
-    Returns:
-        :class:`SliceCheckResult`.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    train = extract_slices(volumes, axis, index)
-    if train.shape[0] < 2:
-        raise ValueError(f"need at least 2 training volumes of {label}, got {train.shape[0]}")
+    train, val = _training_slices(volumes, val_volumes, axis, index, label)
     plane = index if index is not None else volumes.shape[2 + axis] // 2
-    val = extract_slices(val_volumes, axis, index) if val_volumes is not None and val_volumes.shape[0] else None
     model_name = model_name or train_params["model"]
     n = int(n_samples if n_samples is not None else sample_params["n"])
     if n < 2:
         raise ValueError(f"need at least 2 synthetic samples to measure their diversity, got {n}")
     batch_size = int(sample_params.get("decode_batch_size", 25))
-
-    training = dict(train_params["training"])
-    if epochs is not None:  # keep the warm-up's share of the epochs
-        share = int(training.get("warmup_epochs", 0)) / int(training["max_epochs"])
-        training["max_epochs"] = int(epochs)
-        training["warmup_epochs"] = min(int(round(share * int(epochs))), int(epochs) - 1)
-    config = TrainingConfig.from_dict(training)
+    config = _training_config(train_params["training"], epochs)
     train_params, _ = resolve_auto_settings({**train_params, "model": model_name}, train, val)
     torch.manual_seed(config.seed)
     model = build_slice_model(model_name, train_params, tuple(train.shape[2:]))
     result = train_model(model, train, val, config, out_dir / "train")
     training_seconds = time.perf_counter() - started
-    device = next(model.parameters()).device
-
     sampler_name = sampler or choose_sampler(str(sample_params["sampler"]), model)
+    draw, synthetic, reconstructions = _sample(model, train, label, sampler_name, sample_params, n, batch_size)
+    real = train[:, 0].numpy().astype(np.float64)
+    figures: dict[str, Any] = {
+        "label": label, "model": model.model_type, "sampler": sampler_name, "axis": axis, "plane": AXIS_NAMES[axis],
+        "index": int(plane) % volumes.shape[2 + axis], "slice_shape": list(train.shape[2:]),
+        "n_train": int(train.shape[0]), "n_validation": 0 if val is None else int(val.shape[0]), "n_samples": n,
+        **_diversity_figures(real, reconstructions, synthetic, model.latent_size),
+        "acceptance_rate": draw.mean_acceptance,
+        "training": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_elbo": result.best_elbo,
+                     "monitored": result.monitored, "stop_reason": result.stop_reason},
+        "seconds": {"training": training_seconds, "total": time.perf_counter() - started},
+    }
+    bad = [name for name, value in _numbers(figures) if not math.isfinite(value)]
+    if bad:
+        logger.warning("non-finite diversity figures: %s", bad)
+    rows = {"real": real, "reconstruction": reconstructions, "synthetic": synthetic}
+    return _write(out_dir, figures, rows, montage_columns)
+
+
+def _write(out_dir: Path, figures: dict[str, Any], rows: Mapping[str, np.ndarray], montage_columns: int) -> SliceCheckResult:
+    """The montage of ``rows`` and ``diversity.json`` (``figures``) in ``out_dir``."""
+    montage = out_dir / MONTAGE_NAME
+    title = f"{figures['label']}: {figures['model']}, {figures['sampler']}, {figures['plane']} slice {figures['index']}"
+    slice_rows_montage(rows, montage, title=title, n_columns=montage_columns)
+    summary = out_dir / SUMMARY_NAME
+    write_json(figures, summary)
+    return SliceCheckResult(montage=montage, summary=summary, figures=figures)
+
+
+def _training_slices(volumes: Tensor, val_volumes: Tensor | None, axis: int, index: int | None,
+                     label: str) -> tuple[Tensor, Tensor | None]:
+    """The training slices (at least 2) and the validation slices (None without validation volumes)."""
+    train = extract_slices(volumes, axis, index)
+    if train.shape[0] < 2:
+        raise ValueError(f"need at least 2 training volumes of {label}, got {train.shape[0]}")
+    return train, extract_slices(val_volumes, axis, index) if val_volumes is not None and val_volumes.shape[0] else None
+
+
+def _training_config(training: Mapping[str, Any], epochs: int | None) -> TrainingConfig:
+    """``train_vae.training`` with ``max_epochs`` overridden by ``epochs``, keeping the warm-up's share."""
+    training = dict(training)
+    if epochs is not None:
+        share = int(training.get("warmup_epochs", 0)) / int(training["max_epochs"])
+        training["max_epochs"] = int(epochs)
+        training["warmup_epochs"] = min(int(round(share * int(epochs))), int(epochs) - 1)
+    return TrainingConfig.from_dict(training)
+
+
+def _sample(model: VAE, train: Tensor, label: str, sampler_name: str, sample_params: Mapping[str, Any], n: int,
+            batch_size: int):
+    """Draw ``n`` codes with ``sampler_name`` (seeded from the label) and decode them and the training
+    codes: -> (draw, synthetic (n, H', W'), reconstructions (N, H', W'))."""
+    device = next(model.parameters()).device
     means = encode_dataset(model, train, batch_size)[0]
     options = (sample_params.get("samplers") or {}).get(sampler_name) or {}
     latent_sampler = build_latent_sampler(sampler_name, model, options, means if sampler_name == "gmm" else None,
                                           int(sample_params.get("sampler_threads", 1)))
     seed = derived_seed(int(sample_params["seed"]), label, sampler_name, "slices")
     draw = draw_latents(latent_sampler, n, torch.Generator().manual_seed(seed))
-    synthetic = _decode(model, draw.latents, batch_size, device)
-    reconstructions = _decode(model, means, batch_size, device)
+    return draw, _decode(model, draw.latents, batch_size, device), _decode(model, means, batch_size, device)
 
-    real = train[:, 0].numpy().astype(np.float64)
-    pca = pca_reconstruction(real, model.latent_size)
-    figures: dict[str, Any] = {
-        "label": label,
-        "model": model.model_type,
-        "sampler": sampler_name,
-        "axis": axis,
-        "plane": AXIS_NAMES[axis],
-        "index": int(plane) % volumes.shape[2 + axis],
-        "slice_shape": list(train.shape[2:]),
-        "n_train": int(train.shape[0]),
-        "n_validation": 0 if val is None else int(val.shape[0]),
-        "n_samples": n,
-        "latent_size": model.latent_size,
+
+def _diversity_figures(real: np.ndarray, reconstructions: np.ndarray, synthetic: np.ndarray,
+                       latent_size: int) -> dict[str, Any]:
+    """Mean pairwise RMS of the four sets and the reconstruction RMSE of the model and of rank-d PCA."""
+    pca = pca_reconstruction(real, latent_size)
+    return {
+        "latent_size": latent_size,
         "pca_rank": pca.rank,
         "pca_explained_variance": pca.explained_variance,
         "mean_pairwise_rms": {
@@ -224,22 +244,7 @@ def run_slice_check(
             "synthetic": mean_pairwise_rms(synthetic),
         },
         "reconstruction_rmse": {"pca": _rmse(pca.volumes, real), "model": _rmse(reconstructions, real)},
-        "acceptance_rate": draw.mean_acceptance,
-        "training": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "best_elbo": result.best_elbo,
-                     "monitored": result.monitored, "stop_reason": result.stop_reason},
-        "seconds": {"training": training_seconds, "total": time.perf_counter() - started},
     }
-    bad = [name for name, value in _numbers(figures) if not math.isfinite(value)]
-    if bad:
-        logger.warning("non-finite diversity figures: %s", bad)
-
-    montage = out_dir / MONTAGE_NAME
-    slice_rows_montage({"real": real, "reconstruction": reconstructions, "synthetic": synthetic}, montage,
-                       title=f"{label}: {model.model_type}, {sampler_name}, {AXIS_NAMES[axis]} slice {figures['index']}",
-                       n_columns=montage_columns)
-    summary = out_dir / SUMMARY_NAME
-    write_json(figures, summary)
-    return SliceCheckResult(montage=montage, summary=summary, figures=figures)
 
 
 def _numbers(tree: Any, prefix: str = ""):
