@@ -214,16 +214,14 @@ def audit_gan(params, real, synthetic) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
-    """Dark-voxel fractions in the demo generator's MTL and ventricle regions (demo cohorts only)."""
-    from medaug.cohort.atlas import MTL_REGIONS, VENTRICLE_SD_MM, load_template_atlas
-
+    """Dark-voxel fractions in the demo generator's MTL and ventricle regions (``audit.regions``, demo cohorts only)."""
     options = params["regions"]
     xyz = regions.grid_coordinates(shape, affine)
-    mtl = regions.gaussian_region_weight(xyz, [c for c, _ in MTL_REGIONS.values()], [s for _, s in MTL_REGIONS.values()],
-                                         mirror_x=True)
-    ventricles = regions.gaussian_region_weight(xyz, load_template_atlas(head_shell=False).ventricle_centres_mm,
-                                                VENTRICLE_SD_MM)
-    masks = {"mtl": mtl >= float(options["min_weight"]), "ventricles": ventricles >= float(options["min_weight"])}
+    masks = {}
+    for name in ("mtl", "ventricles"):
+        region = options[name]
+        weight = regions.gaussian_region_weight(xyz, region["centres_mm"], region["sd_mm"], mirror_x=True)
+        masks[name] = weight >= float(options["min_weight"])
     for name, mask in masks.items():
         logger.info("regions: %s covers %d voxels of the model-ready grid", name, int(mask.sum()))
     sets = {"real": VolumeSet(torch.cat([real["train"].images, real["held_out"].images]),
