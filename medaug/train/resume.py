@@ -98,8 +98,9 @@ def start_or_resume(model, optimizer: torch.optim.Optimizer, train_data: Tensor,
                     linear_start: PPCAFit | None = None) -> tuple[dict[str, Any], EpochSnapshot, Checkpointer]:
     """Resume from ``state_dir`` when it holds this run's state, else start afresh.
 
-    A fresh run calls ``model.prepare_for_training(train_data, linear_start)`` and, with a validation set, scores
-    the untrained start with ``start_elbo(model)`` (the kept value when ``select_from_start``).
+    A fresh run calls ``model.prepare_for_training(train_data, linear_start)`` and, with a validation
+    set, scores the untrained start with ``start_elbo(model)`` (the kept value when
+    ``select_from_start``).
     Returns the trainer counters (``epoch``, ``best_elbo``, ``best_epoch``, ``stale_epochs``,
     ``restarts``, ``learning_rate``, ``start_elbo``, ``history``), the snapshot of the starting
     epoch and the checkpointer.
