@@ -30,7 +30,7 @@ def test_region_weight_and_dark_fraction_on_a_known_grid():
         dark_fraction(volumes, np.zeros((11, 11, 11), bool), 0.3)
 
 
-@pytest.mark.parametrize("params_file", ["params.yaml", "profiles/tiny.yaml", "profiles/gpu-h200.yaml"])
+@pytest.mark.parametrize("params_file", ["params.yaml", "profiles/tiny.yaml", "profiles/gpu-h200.yaml", "profiles/adni-aibl.yaml"])
 def test_the_audit_regions_in_params_are_the_demo_generators(params_file):
     """audit.regions restates the generator's regions (so editing the generator does not rerun the audit);
     the masks they give equal those drawn from the generator's own definitions on a model-ready grid."""
