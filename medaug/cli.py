@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from medaug.grid.cli import add_parser as add_grid_parser
+from medaug.cluster.cli import add_parser as add_cluster_parser
 
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def _cmd_align(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from medaug.convert import ClinicaMissingError, ConvertInputError, convert_study
+    from medaug.convert.run import ClinicaMissingError, ConvertInputError, convert_study
 
     try:
         bids = convert_study(args.study, args.raw_dir, args.clinical_dir, args.bids_dir, n_procs=args.n_procs,
@@ -67,20 +67,16 @@ def _cmd_slices(args: argparse.Namespace) -> int:
 
     from medaug.runtime import set_threads
     from medaug.sampling.factory import SamplerError
-    from medaug.train.slice_check import run_slice_check
-    from medaug.volumes import load_label_volumes
+    from medaug.slicecheck.check import run_slice_check
+    from medaug.volumes import training_and_validation_volumes
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with open(args.params) as fh:
         params = yaml.safe_load(fh)
     train_params, sample_params = params["train_vae"], params["sample"]
     set_threads(train_params.get("threads"))
-    splits_dir = Path(train_params["splits_dir"])
-    train = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['train_split']}.tsv", args.label)[0]
-    val = None
-    if train_params.get("validation_split"):
-        val = load_label_volumes(train_params["stack"], splits_dir / f"{train_params['validation_split']}.tsv", args.label)[0]
     try:
+        train, val = training_and_validation_volumes(train_params, args.label)
         result = run_slice_check(train, args.label, train_params, sample_params, args.out_dir, model_name=args.model,
                                  sampler=args.sampler, axis=args.axis, index=args.index, val_volumes=val,
                                  epochs=args.epochs, n_samples=args.n)
@@ -147,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
     slices.set_defaults(func=_cmd_slices)
 
-    add_grid_parser(sub)  # medaug grid run: the pipeline's changed stages on a Dask cluster
+    add_cluster_parser(sub)  # medaug cluster run: the pipeline's changed stages on a Dask cluster
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Where and how a stage computes: the torch device and the number of intra-op threads.
+"""Where and how a stage computes: the torch device, the number of intra-op threads, derived seeds.
 
 The parameter files name the thread count per stage (``train_vae.threads``, ``sample.threads``,
 ``sample.sampler_threads``, ``classify.threads``, ``audit.threads``); every stage applies it
@@ -8,11 +8,12 @@ through :func:`set_threads` (or, for one block, :func:`torch_threads`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 
 import torch
 
-__all__ = ["resolve_device", "set_threads", "torch_threads"]
+__all__ = ["derived_seed", "resolve_device", "set_threads", "torch_threads"]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,3 +46,17 @@ def torch_threads(num_threads: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def derived_seed(*parts: object, separator: str = "/", bits: int = 31, byteorder: str = "big") -> int:
+    """A seed in [0, 2**bits) derived from ``parts`` (a base seed, then e.g. a label and a sampler).
+
+    The sha256 of the parts' text joined by ``separator``, its first ``ceil(bits / 8)`` bytes read as
+    an integer in ``byteorder``, modulo ``2**bits``. Different parts give independent streams from one
+    base seed; the same parts give the same seed on every run and machine. The sampler's seeds use the
+    defaults; the trainer's epoch and validation seeds use ``separator=":", bits=56,
+    byteorder="little"`` (:mod:`medaug.train.seeding`).
+    """
+    digest = hashlib.sha256(separator.join(str(part) for part in parts).encode()).digest()
+    return int.from_bytes(digest[: -(-bits // 8)], byteorder) % (1 << bits)
+

@@ -2,7 +2,7 @@
 
     python -m pipelines.audit [--params params.yaml]
 
-Reads the ``audit`` section of params.yaml and runs :func:`medaug.audit.run.run`, which documents
+Reads the ``audit`` section of params.yaml and runs :func:`medaug.audit.stage.run`, which documents
 the inputs and writes ``<results_dir>`` (tables, figures, montages) and ``<metrics>``.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from medaug.audit.run import run
+from medaug.audit.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 

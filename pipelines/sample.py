@@ -2,7 +2,7 @@
 
     python -m pipelines.sample --label AD [--sampler prior] [--params params.yaml]
 
-Reads the ``sample`` section of params.yaml and runs :func:`medaug.sampling.run.sample_label`, which
+Reads the ``sample`` section of params.yaml and runs :func:`medaug.sampling.stage.run`, which
 writes ``<out_dir>/<label>/`` as a whole, atomically (``samples.tsv``, ``samples.npy``, NIfTI
 unless ``write_nifti`` is false, ``montage.png``) and ``<metrics_dir>/sample_<label>.json``. With
 ``--sampler NAME`` (comparing samplers) the outputs go to ``<out_dir>/by_sampler/<NAME>/<label>/``
@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from medaug.sampling.factory import SAMPLER_NAMES
-from medaug.sampling.run import sample_label
+from medaug.sampling.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sampler", default=None, help=f"override sample.sampler (one of {', '.join(SAMPLER_NAMES)})")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    sample_label(load_params("sample", args.params), args.label, args.sampler)
+    run(load_params("sample", args.params), args.label, args.sampler)
     return 0
 
 

@@ -3,7 +3,7 @@
     python -m pipelines.train_classifier --trainset real [--params params.yaml]
 
 Reads the ``classify`` section of params.yaml (training sets: :mod:`medaug.classify.trainsets`) and
-runs :func:`medaug.classify.run.train_trainset`, which trains run ``k`` of ``classify.runs`` with
+runs :func:`medaug.classify.stage.run`, which trains run ``k`` of ``classify.runs`` with
 seed ``classify.seed + k`` and writes the folder ``<out_dir>/<trainset>/`` atomically, one
 ``run-<k>/`` per run: ``model.safetensors``, ``model.json``, ``history.tsv`` (one row per
 validation), ``training_set.tsv`` (the images used) and ``summary.json`` (kept, stopped and cap
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medaug.classify.run import train_trainset
+from medaug.classify.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trainset", required=True, help="a key of classify.real_trainsets or synthetic_trainsets")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    train_trainset(load_params("classify", args.params), args.trainset)
+    run(load_params("classify", args.params), args.trainset)
     return 0
 
 

@@ -18,52 +18,31 @@ realistic are they?
 - :mod:`checks`: pass / fail of each synthetic set against ``audit.criteria`` (diversity vs the real
   held-out volumes, precision / recall, near-copies and the blur-matched test); :mod:`summary`: the
   summary tables and the metrics.
-- :mod:`plots`, :mod:`montage`: figures and the per-label montage of random volumes;
-  :mod:`files`: the names of what the stage writes; :mod:`run`: the whole stage.
+- :mod:`plots`: figures (the per-label montage of random volumes is :func:`medaug.figures.set_montage`);
+  :mod:`files`: the names of what the stage writes; :mod:`stage`: the whole stage.
 
 The report renders these results (:mod:`medaug.report.audit_section`); nothing here renders markdown.
 """
 
-from medaug.audit.checks import acceptance_checks
-from medaug.audit.diversity import (
-    masked_ms_ssim,
-    masked_variance_sum,
-    mean_pairwise_ms_ssim,
-    pairwise_masked_ms_ssim,
-    pairwise_rms,
-    sample_pairs,
-    set_diversity,
-    variance_share,
-)
-from medaug.audit.fidelity import (
-    FEATURE_SPACE_NOTE,
-    equal_size_draws,
-    equal_size_precision_recall,
-    frechet_distance,
-    penultimate_features,
-    precision_recall,
-)
-from medaug.audit.memorisation import (
-    brain_mask,
-    masked_rms_distances,
-    masked_ssim,
-    memorisation_summary,
-    nearest_distances,
-    nearest_neighbours,
-    reconstruction_matched_test,
-)
-from medaug.audit.montage import montage_indices, set_montage
-from medaug.audit.reference import PCAReconstruction, pca_reconstruction, reference_latent_size
-from medaug.audit.regions import dark_fraction, gaussian_region_weight, grid_coordinates, mean_intensity
-from medaug.audit.summary import checks_block
-from medaug.io import finite_or_none
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "FEATURE_SPACE_NOTE", "PCAReconstruction", "acceptance_checks", "brain_mask", "checks_block",
-    "dark_fraction", "equal_size_draws", "equal_size_precision_recall", "finite_or_none", "frechet_distance",
-    "gaussian_region_weight", "grid_coordinates", "masked_ms_ssim", "masked_rms_distances", "masked_ssim",
-    "masked_variance_sum", "mean_intensity", "mean_pairwise_ms_ssim", "memorisation_summary", "montage_indices",
-    "nearest_distances", "nearest_neighbours", "pairwise_masked_ms_ssim", "pairwise_rms", "pca_reconstruction",
-    "penultimate_features", "precision_recall", "reconstruction_matched_test", "reference_latent_size",
-    "sample_pairs", "set_diversity", "set_montage", "variance_share",
-]
+_EXPORTS = {  # defining module (relative) -> its public names
+    "checks": ["acceptance_checks"],
+    "diversity": [
+        "masked_ms_ssim", "masked_variance_sum", "mean_pairwise_ms_ssim", "pairwise_masked_ms_ssim",
+        "pairwise_rms", "sample_pairs", "set_diversity", "variance_share"
+    ],
+    "fidelity": [
+        "equal_size_draws", "equal_size_precision_recall", "FEATURE_SPACE_NOTE", "frechet_distance",
+        "penultimate_features", "precision_recall"
+    ],
+    "memorisation": [
+        "brain_mask", "masked_rms_distances", "masked_ssim", "memorisation_summary",
+        "nearest_distances", "nearest_neighbours", "reconstruction_matched_test"
+    ],
+    "reference": ["pca_reconstruction", "PCAReconstruction", "reference_latent_size"],
+    "regions": ["dark_fraction", "gaussian_region_weight", "grid_coordinates", "mean_intensity"],
+    "summary": ["checks_block"],
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

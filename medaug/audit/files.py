@@ -1,5 +1,5 @@
 """Names of the files the audit stage writes into ``audit.results_dir``, declared once for the
-writer (:mod:`medaug.audit.run`) and the report section that reads them."""
+writer (:mod:`medaug.audit.stage`) and the report section that reads them."""
 
 NEIGHBOURS_TABLE = "neighbours.tsv"
 DIVERSITY_TABLE = "diversity.tsv"

@@ -12,57 +12,35 @@
 - :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
 - :mod:`evaluate`: per-participant predictions and summaries over runs.
 - :mod:`checkpoint`: safetensors + JSON.
-- :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`run`: the
-  ``train_classifier`` stages (every run of one training set in one process) and ``evaluate``.
+- :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`sets`: their volumes,
+  the validation set and the test cohorts; :mod:`stage`: the ``train_classifier`` stages (every run
+  of one training set in one process). The ``evaluate`` stage is :mod:`medaug.evaluate.stage`.
 """
 
-from medaug.classify.augment import AugmentationConfig, ClassicAugmentation, augmentation_from_params
-from medaug.classify.budget import TrainingBudget, batches_per_epoch
-from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
-from medaug.classify.data import (
-    LABELS,
-    ClassifierDataError,
-    VolumeSet,
-    concatenate,
-    qc_excluded_sessions,
-    require_both_labels,
-    split_volumes,
-    synthetic_volumes,
-)
-from medaug.classify.evaluate import (
-    CONVERGENCE_KEY,
-    METRIC_NAMES,
-    predict,
-    prediction_metrics,
-    summarize_convergence,
-    summarize_runs,
-)
-from medaug.classify.metrics import (
-    balanced_accuracy_score,
-    classification_metrics,
-    roc_auc_score,
-    sensitivity_score,
-    specificity_score,
-)
-from medaug.classify.networks import (
-    VARIANTS,
-    Conv5FC3,
-    Conv5FC3Config,
-    build_classifier,
-    classifier_config,
-    flatten_size,
-    scaled_fc_features,
-)
-from medaug.classify.selection import CRITERIA, Selection, kept_in_last_fifth, kept_index
-from medaug.classify.train import ClassifierTrainingConfig, TrainingResult, train_classifier
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "CONVERGENCE_KEY", "CRITERIA", "LABELS", "METRIC_NAMES", "VARIANTS",
-    "AugmentationConfig", "CheckpointError", "ClassicAugmentation", "ClassifierDataError",
-    "ClassifierTrainingConfig", "Conv5FC3", "Conv5FC3Config", "Selection", "TrainingBudget", "TrainingResult", "VolumeSet",
-    "augmentation_from_params", "balanced_accuracy_score", "batches_per_epoch", "build_classifier", "classification_metrics",
-    "classifier_config", "concatenate", "flatten_size", "kept_in_last_fifth", "kept_index", "load_classifier", "predict", "prediction_metrics",
-    "require_both_labels", "roc_auc_score", "save_classifier",
-    "qc_excluded_sessions", "scaled_fc_features", "sensitivity_score", "specificity_score", "split_volumes", "summarize_convergence", "summarize_runs",
-    "synthetic_volumes", "train_classifier",
-]
+_EXPORTS = {  # defining module (relative) -> its public names
+    "augment": ["augmentation_from_params", "AugmentationConfig", "ClassicAugmentation"],
+    "budget": ["batches_per_epoch", "TrainingBudget"],
+    "checkpoint": ["CheckpointError", "load_classifier", "save_classifier"],
+    "data": [
+        "ClassifierDataError", "concatenate", "LABELS", "qc_excluded_sessions",
+        "require_both_labels", "split_volumes", "synthetic_volumes", "VolumeSet"
+    ],
+    "evaluate": [
+        "CONVERGENCE_KEY", "METRIC_NAMES", "predict", "prediction_metrics", "summarize_convergence",
+        "summarize_runs"
+    ],
+    "metrics": [
+        "balanced_accuracy_score", "classification_metrics", "roc_auc_score", "sensitivity_score",
+        "specificity_score"
+    ],
+    "networks": [
+        "build_classifier", "classifier_config", "Conv5FC3", "Conv5FC3Config", "flatten_size",
+        "scaled_fc_features", "VARIANTS"
+    ],
+    "selection": ["CRITERIA", "kept_in_last_fifth", "kept_index", "Selection"],
+    "train": ["ClassifierTrainingConfig", "train_classifier", "TrainingResult"],
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -146,6 +146,64 @@ def _validation_scores(model: nn.Module, validation: VolumeSet, config: Classifi
             "validation_roc_auc": roc_auc_score(labels, torch.softmax(logits.double(), dim=1)[:, 1].numpy())}
 
 
+class _Window:
+    """The training batches since the last validation: loss (summed on the device), predictions, labels."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss = torch.zeros((), dtype=torch.float64, device=self.device)  # sum of loss x batch size
+        self.images, self.predictions, self.targets = 0, [], []
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.loss += loss.detach().double() * len(labels)  # float64 as loss.item() * len(idx) was
+        self.images += len(labels)
+        self.predictions.append(logits.detach().argmax(1))
+        self.targets.append(labels)
+
+    def row(self, step: int, images_seen: int, n_train: int, scores: dict[str, float]) -> dict[str, float]:
+        """One history row (training figures over the window, then ``scores``); starts a new window."""
+        row = {
+            "step": step,
+            "epoch": images_seen / n_train,
+            "images_seen": images_seen,
+            "train_loss": float(self.loss) / self.images,
+            "train_balanced_accuracy": balanced_accuracy_score(torch.cat(self.targets).numpy(),
+                                                               torch.cat(self.predictions).cpu().numpy()),
+            **scores,
+        }
+        self.reset()
+        return row
+
+
+def _check_inputs(network: Conv5FC3Config, train: VolumeSet, validation: VolumeSet,
+                  augmented: torch.Tensor | None) -> None:
+    require_both_labels(train, "training set")
+    require_both_labels(validation, "validation set")
+    for name, volumes in (("training", train), ("validation", validation)):
+        if volumes.spatial_shape != network.in_shape:
+            raise ValueError(f"{name} images are {volumes.spatial_shape}, the network expects {network.in_shape}")
+    if augmented is not None and tuple(augmented.shape) != (len(train),):
+        raise ValueError(f"augmented mask of shape {tuple(augmented.shape)} for {len(train)} training images")
+
+
+def _step(model: Conv5FC3, optimizer, train: VolumeSet, idx, augmentation: ClassicAugmentation | None,
+          augmented: torch.Tensor | None, device: torch.device):
+    """One Adam step on the batch ``idx``; returns (loss, logits, labels)."""
+    images = train.images[idx]
+    if augmentation is not None:
+        images = augmentation.batch(images, None if augmented is None else augmented[idx])
+    labels = train.labels[idx]
+    optimizer.zero_grad(set_to_none=True)
+    logits = model(to_device(images, device))
+    loss = nn.functional.cross_entropy(logits, to_device(labels, device))
+    loss.backward()
+    optimizer.step()
+    return loss, logits, labels
+
+
 def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: VolumeSet,
                      config: ClassifierTrainingConfig,
                      augmentation: ClassicAugmentation | None = None,
@@ -161,65 +219,32 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
         augmentation: applied on the fly to the training images of every batch when given.
         augmented: bool (N,), which training images ``augmentation`` applies to (None: all).
     """
-    require_both_labels(train, "training set")
-    require_both_labels(validation, "validation set")
-    for name, volumes in (("training", train), ("validation", validation)):
-        if volumes.spatial_shape != network.in_shape:
-            raise ValueError(f"{name} images are {volumes.spatial_shape}, the network expects {network.in_shape}")
-
+    _check_inputs(network, train, validation, augmented)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     model = Conv5FC3(network).to(device)
     generator = torch.Generator().manual_seed(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-
-    if augmented is not None and tuple(augmented.shape) != (len(train),):
-        raise ValueError(f"augmented mask of shape {tuple(augmented.shape)} for {len(train)} training images")
     budget, n_train, selection = config.budget, len(train), config.selector
     total_steps = budget.total_steps(n_train, config.batch_size)
     rows: list[dict[str, float]] = []
     best_key: tuple[float, float, float] | None = None
     best_state: dict[str, torch.Tensor] = {}
-    best_step, best_index, stop_reason = 0, 0, CAP
-    images_seen = 0
-    window_loss = torch.zeros((), dtype=torch.float64, device=device)  # sum of loss x batch size, on the device
-    window_images, predictions, targets = 0, [], []
+    best_step, best_index, stop_reason, images_seen = 0, 0, CAP, 0
+    window = _Window(device)
     progress = tqdm(total=total_steps, desc="classifier", unit="step", disable=not config.progress)
     stream = batch_stream(n_train, config.batch_size, generator)
     model.train()
     for step in range(1, total_steps + 1):
         _, idx = next(stream)
-        images = train.images[idx]
-        if augmentation is not None:
-            images = augmentation.batch(images, None if augmented is None else augmented[idx])
-        labels = train.labels[idx]
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(to_device(images, device))
-        loss = loss_fn(logits, to_device(labels, device))
-        loss.backward()
-        optimizer.step()
+        window.add(*_step(model, optimizer, train, idx, augmentation, augmented, device))
         images_seen += len(idx)
-        window_loss += loss.detach().double() * len(idx)  # float64 as loss.item() * len(idx) was
-        window_images += len(idx)
-        predictions.append(logits.detach().argmax(1))
-        targets.append(labels)
         progress.update(1)
         if not budget.validates_after(step, n_train, config.batch_size):
             continue
         scores = _validation_scores(model, validation, config, device)
         model.train()
-        rows.append({
-            "step": step,
-            "epoch": images_seen / n_train,
-            "images_seen": images_seen,
-            "train_loss": float(window_loss) / window_images,
-            "train_balanced_accuracy": balanced_accuracy_score(torch.cat(targets).numpy(),
-                                                               torch.cat(predictions).cpu().numpy()),
-            **scores,
-        })
-        window_loss = torch.zeros((), dtype=torch.float64, device=device)
-        window_images, predictions, targets = 0, [], []
+        rows.append(window.row(step, images_seen, n_train, scores))
         key = selection_keys(rows, selection)[-1]   # a row's score depends on the rows so far only
         if best_key is None or key > best_key:
             best_key, best_step, best_index = key, step, len(rows) - 1
@@ -229,7 +254,6 @@ def train_classifier(network: Conv5FC3Config, train: VolumeSet, validation: Volu
             stop_reason = PATIENCE
             break
     progress.close()
-
     model.load_state_dict(best_state)
     model.eval()
     history = pd.DataFrame(rows)

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from medaug.io import write_figure  # noqa: E402
-from medaug.slices import orthogonal_slices  # noqa: E402
+from medaug.figures import VIEWS, orthogonal_slices  # noqa: E402
 
 
 def save_montage(
@@ -23,7 +23,7 @@ def save_montage(
     fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.5 * rows), squeeze=False)
     for row, (volume, affine, title) in enumerate(zip(volumes, affines, titles)):
         vmax = float(np.percentile(volume, 99.5)) or 1.0
-        for col, (view, name) in enumerate(zip(orthogonal_slices(volume, affine), ("axial", "coronal", "sagittal"))):
+        for col, (view, name) in enumerate(zip(orthogonal_slices(volume, affine), VIEWS)):
             ax = axes[row, col]
             ax.imshow(view, cmap="gray", origin="lower", vmin=0, vmax=vmax)
             ax.set_axis_off()

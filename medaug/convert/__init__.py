@@ -8,15 +8,11 @@ the inputs, imports clinica at call time and calls ``clinica.converters.convert`
 - :func:`convert_study` runs one converter.
 """
 
-from medaug.convert.run import ClinicaMissingError, ConvertInputError, check_inputs, convert_study
-from medaug.convert.studies import INSTALL_HINT, STUDIES, StudySpec
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "INSTALL_HINT",
-    "STUDIES",
-    "ClinicaMissingError",
-    "ConvertInputError",
-    "StudySpec",
-    "check_inputs",
-    "convert_study",
-]
+_EXPORTS = {  # defining module (relative) -> its public names
+    "run": ["check_inputs", "ClinicaMissingError", "convert_study", "ConvertInputError"],
+    "studies": ["INSTALL_HINT", "STUDIES", "StudySpec"],
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

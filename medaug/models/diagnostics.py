@@ -88,19 +88,25 @@ def reconstruction_diagnostics(model: VAE, train: Tensor, validation: Tensor | N
         "latent_mean_norm": float(means.norm(dim=1).mean()),
     }
     if validation is not None and validation.shape[0] > 0:
-        state = torch.get_rng_state()
-        torch.manual_seed(seed)
-        try:
-            bounds = torch.cat([model.vae_elbo(validation[i : i + batch_size].to(device)).elbo.cpu()
-                                for i in range(0, len(validation), batch_size)])
-        finally:
-            torch.set_rng_state(state)
-        mean_image = train.to(device).mean(0, keepdim=True)
-        mean_output = model.output_for_mean(mean_image)  # the model's own likelihood (Gaussian mean or Bernoulli logits)
-        baseline = torch.cat([model.reconstruction_log_likelihood(validation[i : i + batch_size].to(device),
-                                                                  mean_output.expand(min(batch_size, len(validation) - i), *mean_output.shape[1:])).cpu()
-                              for i in range(0, len(validation), batch_size)])
-        figures["validation_vae_elbo"] = float(bounds.double().mean())
-        figures["validation_mean_image_log_likelihood"] = float(baseline.double().mean())
+        figures.update(_validation_figures(model, train, validation, batch_size, seed, device))
     model.train(was_training)
     return {k: (v if math.isfinite(v) else float("nan")) for k, v in figures.items()}
+
+
+def _validation_figures(model: VAE, train: Tensor, validation: Tensor, batch_size: int, seed: int,
+                        device: torch.device) -> dict[str, float]:
+    """The held-out VAE bound (seeded, RNG state restored) and the mean-image baseline (nats per volume)."""
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        bounds = torch.cat([model.vae_elbo(validation[i : i + batch_size].to(device)).elbo.cpu()
+                            for i in range(0, len(validation), batch_size)])
+    finally:
+        torch.set_rng_state(state)
+    mean_image = train.to(device).mean(0, keepdim=True)
+    mean_output = model.output_for_mean(mean_image)  # the model's own likelihood (Gaussian mean or Bernoulli logits)
+    baseline = torch.cat([model.reconstruction_log_likelihood(validation[i : i + batch_size].to(device),
+                                                              mean_output.expand(min(batch_size, len(validation) - i), *mean_output.shape[1:])).cpu()
+                          for i in range(0, len(validation), batch_size)])
+    return {"validation_vae_elbo": float(bounds.double().mean()),
+            "validation_mean_image_log_likelihood": float(baseline.double().mean())}

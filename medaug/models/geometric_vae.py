@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from medaug.models.metric import GeometricMetric
+from medaug.models.metric.geometric import GeometricMetric
 from medaug.models.vae import VAE, VAEConfig, encode_dataset
 
 __all__ = ["GeometricVAEConfig", "GeometricVAE", "k_medoids"]

@@ -62,7 +62,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from medaug.models.metric import (
+from medaug.models.metric.rhvae import (
     RHVAEMetric,
     rhvae_grad_inverse_quadratic_form,
     rhvae_inverse_metric,

@@ -29,7 +29,7 @@ from medaug.io import write_tsv
 from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit_reason
 from medaug.preprocess.model_ready import downsample, write_stack
 from medaug.preprocess.qc import save_qc_montage
-from medaug.preprocess.run import ImageJob, ImageOutcome, PreprocessSettings, process_images
+from medaug.preprocess.pool import ImageJob, ImageOutcome, PreprocessSettings, process_images
 from medaug.preprocess.t1_linear import cropped_template
 from medaug.preprocess.template import TEMPLATE_SPACE
 

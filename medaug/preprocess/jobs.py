@@ -9,7 +9,7 @@ import pandas as pd
 
 from medaug.bids.layout import t1w_path
 from medaug.preprocess import caps
-from medaug.preprocess.run import ImageJob
+from medaug.preprocess.pool import ImageJob
 
 
 def read_session_list(path: str | Path) -> list[tuple[str, str]]:

@@ -3,30 +3,17 @@
 All return latent codes (n, d); decoding them into volumes is the models' job
 (:mod:`medaug.models.decode`). :mod:`.chains` holds what the MCMC samplers share (settings, the
 batched-chain loop), :mod:`.factory` picks a sampler by name, :mod:`.synthesize` turns latent codes
-into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.run` is the ``sample`` stage.
+into a synthetic cohort (:mod:`medaug.synthetic`) and :mod:`.stage` is the ``sample`` stage.
 """
 
-from medaug.sampling.baselines import GaussianMixtureSampler, PriorSampler
-from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult
-from medaug.sampling.geometric import GeometricHMCSampler, GeometricHMCSettings
-from medaug.sampling.hmc import HMCSampler, HMCSettings, RiemannianHMCSampler, hmc_chains, leapfrog
-from medaug.sampling.random_walk import RandomWalkSettings, RiemannianRandomWalk, exponential_map, geodesic_hamiltonian
+from medaug._exports import lazy_exports
 
-__all__ = [
-    "ChainSampler",
-    "ChainSettings",
-    "GaussianMixtureSampler",
-    "GeometricHMCSettings",
-    "HMCSampler",
-    "HMCSettings",
-    "RandomWalkSettings",
-    "GeometricHMCSampler",
-    "MCMCResult",
-    "PriorSampler",
-    "RiemannianHMCSampler",
-    "RiemannianRandomWalk",
-    "exponential_map",
-    "geodesic_hamiltonian",
-    "hmc_chains",
-    "leapfrog",
-]
+_EXPORTS = {  # defining module (relative) -> its public names
+    "baselines": ["GaussianMixtureSampler", "PriorSampler"],
+    "chains": ["ChainSampler", "ChainSettings", "MCMCResult"],
+    "geometric": ["GeometricHMCSampler", "GeometricHMCSettings"],
+    "hmc": ["hmc_chains", "HMCSampler", "HMCSettings", "leapfrog", "RiemannianHMCSampler"],
+    "random_walk": ["exponential_map", "geodesic_hamiltonian", "RandomWalkSettings", "RiemannianRandomWalk"],
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from medaug.models.metric import KernelMetric
+from medaug.models.metric.base import KernelMetric
 from medaug.runtime import resolve_device, torch_threads
 
 __all__ = ["ChainSettings", "ChainSampler", "MCMCResult", "StepDraws", "random_rows", "sampling_device",

@@ -23,7 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from medaug.config import check_keys, dataclass_keys
-from medaug.models.metric import GeometricMetric, KernelMetric, RHVAEMetric
+from medaug.models.metric.base import KernelMetric
+from medaug.models.metric.geometric import GeometricMetric
+from medaug.models.metric.rhvae import RHVAEMetric
 from medaug.sampling.baselines import GaussianMixtureSampler, PriorSampler
 from medaug.sampling.chains import ChainSampler
 from medaug.sampling.geometric import GeometricHMCSampler

@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from medaug.models.metric import GeometricMetric
+from medaug.models.metric.geometric import GeometricMetric
 from medaug.sampling.chains import ChainSettings, standard_normal
 from medaug.sampling.hmc import HMCSampler, HMCSettings
 

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from medaug.models.metric import RHVAEMetric
+from medaug.models.metric.rhvae import RHVAEMetric
 from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
 __all__ = ["LogProbAndGrad", "Support", "leapfrog", "hmc_chains", "HMCSettings", "HMCSampler", "RiemannianHMCSettings", "RiemannianHMCSampler"]
@@ -114,6 +114,7 @@ def hmc_chains(
         :class:`MCMCResult` with the last states (B, d) and per-chain acceptance rates (B,) over
         the ``n_steps`` iterations after burn-in.
     """
+    # numerical kernel: one HMC step's energy, accept/reject and step adaptation read best in one loop
     z = z0
     log_prob, grad = log_prob_and_grad(z)
     accepted = torch.zeros(z.shape[0], dtype=z.dtype, device=z.device)

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from medaug.models.metric import RHVAEMetric
+from medaug.models.metric.rhvae import RHVAEMetric
 from medaug.sampling.chains import ChainSampler, ChainSettings, MCMCResult, StepDraws
 
 __all__ = [

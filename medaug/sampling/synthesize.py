@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from medaug.models.decode import decoded_batches
 from medaug.synthetic import SyntheticStackWriter
 
-__all__ = ["BackgroundWriter", "file_sha256", "params_digest", "derived_seed", "write_synthetic_volumes"]
+__all__ = ["BackgroundWriter", "file_sha256", "params_digest", "write_synthetic_volumes"]
 
 
 def file_sha256(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
@@ -45,15 +45,6 @@ def params_digest(params: Any, length: int = 16) -> str:
     """First ``length`` hex digits of the sha256 of ``params`` as canonical JSON (sorted keys)."""
     text = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
-
-
-def derived_seed(seed: int, *keys: str) -> int:
-    """A seed in [0, 2**31) derived from ``seed`` and ``keys`` (e.g. label, sampler), stable across runs.
-
-    Two labels (or samplers) sampled with the same base seed get independent streams.
-    """
-    text = "/".join([str(int(seed)), *keys])
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % (1 << 31)
 
 
 class BackgroundWriter:

@@ -1,10 +1,14 @@
-"""Training of the generative models: Adam, early stopping, NaN guard, curves, resume; the 2D mode's slices.
+"""Training of the generative models: Adam, early stopping, NaN guard, curves, resume.
 
-The 2D quick check itself is :func:`medaug.train.slice_check.run_slice_check` (not imported here:
-it pulls in the samplers and the audit's diversity measures).
+The 2D quick check, which trains on slices, is :mod:`medaug.slicecheck`.
 """
 
-from medaug.train.slices import extract_slices
-from medaug.train.trainer import NonFiniteError, TrainingConfig, TrainingResult, evaluate_elbo, train_model
+from medaug._exports import lazy_exports
 
-__all__ = ["NonFiniteError", "TrainingConfig", "TrainingResult", "evaluate_elbo", "extract_slices", "train_model"]
+_EXPORTS = {  # defining module (relative) -> its public names
+    "config": ["TrainingConfig", "TrainingResult"],
+    "finite": ["NonFiniteError"],
+    "trainer": ["evaluate_elbo", "train_model"],
+}
+
+__all__, __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

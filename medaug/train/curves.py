@@ -9,7 +9,7 @@ import pandas as pd
 
 from medaug.io import write_figure, write_tsv
 
-__all__ = ["LEADING_COLUMNS", "RUN_COLUMNS", "write_training_curves"]
+__all__ = ["LEADING_COLUMNS", "RUN_COLUMNS", "history_row", "write_training_curves"]
 
 RUN_COLUMNS = ("seconds",)
 """History columns that differ from run to run and stay out of the curve table."""
@@ -17,6 +17,15 @@ RUN_COLUMNS = ("seconds",)
 LEADING_COLUMNS = ("epoch", "warmup", "train_elbo", "val_elbo")
 """The curve table's first columns; the others follow in alphabetical order, so the table does not
 depend on the order of the history's keys (a run resumed from a saved state reads them back sorted)."""
+
+
+def history_row(epoch: int, warming_up: bool, train_stats: dict[str, float], val_elbo: float, learning_rate: float,
+                seconds: float) -> dict[str, float]:
+    """One epoch of the history: the training ELBO and its terms (``train_<term>``, nats per sample),
+    the validation bound (NaN without a validation set), the base learning rate and the wall seconds."""
+    return {"epoch": epoch, "warmup": int(warming_up), "train_elbo": train_stats["elbo"], "val_elbo": val_elbo,
+            **{f"train_{k}": v for k, v in train_stats.items() if k != "elbo"},
+            "learning_rate": learning_rate, "seconds": seconds}
 
 
 def write_training_curves(history: list[dict[str, float]], tsv_path: str | os.PathLike, png_path: str | os.PathLike | None, best_epoch: int | None = None) -> None:

@@ -31,7 +31,7 @@ from medaug.train.ablation import networks_zeroed_elbo
 from medaug.train.autoconfig import linear_start, resolve_auto_settings
 from medaug.train.config import TrainingConfig
 from medaug.train.trainer import train_model, validation_seed
-from medaug.volumes import load_label_volumes, split_labels
+from medaug.volumes import load_label_volumes, split_labels, training_and_validation_volumes
 
 __all__ = ["run"]
 
@@ -41,15 +41,8 @@ logger = logging.getLogger(__name__)
 def run(params: Mapping[str, Any], label: str) -> dict[str, Any]:
     """Train ``label``'s model from the ``train_vae`` parameters; write its folder and metrics; return the metrics."""
     set_threads(params["threads"])
-    splits_dir = Path(params["splits_dir"])
-    train_table = splits_dir / f"{params['train_split']}.tsv"
-    train = load_label_volumes(params["stack"], train_table, label)[0]
-    if train.shape[0] == 0:
-        raise ValueError(f"{train_table}: no {label} volumes")
-    val = None
-    if params["validation_split"]:
-        val = load_label_volumes(params["stack"], splits_dir / f"{params['validation_split']}.tsv", label)[0]
-    others = _other_labels_volumes(params, train_table, label)
+    train, val = training_and_validation_volumes(params, label)
+    others = _other_labels_volumes(params, Path(params["splits_dir"]) / f"{params['train_split']}.tsv", label)
     logger.info("%s: %d training and %d validation volumes of shape %s", label, train.shape[0],
                 0 if val is None else val.shape[0], tuple(train.shape[2:]))
 

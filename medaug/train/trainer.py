@@ -30,12 +30,9 @@ device.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import logging
 import math
 import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,81 +43,15 @@ from medaug.models.ppca import PPCAFit
 from medaug.models.vae import VAE
 from medaug.runtime import resolve_device
 from medaug.train.config import TrainingConfig, TrainingResult, parameter_groups
-from medaug.train.curves import write_training_curves
+from medaug.train.curves import history_row, write_training_curves
+from medaug.train.finite import NonFiniteError, check_gradients, check_terms
+from medaug.train.restarts import RestartPolicy
+from medaug.train.resume import Checkpointer, save_last_good, start_or_resume, write_snapshot
+from medaug.train.seeding import epoch_seed, forked_rng, seed_torch, validation_seed
 from medaug.train.snapshot import EpochSnapshot
-from medaug.train.state import load_training_state, save_training_state
+from medaug.train.stopping import EarlyStopping
 
-__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "train_model"]  # the settings live in medaug.train.config
-
-logger = logging.getLogger(__name__)
-
-class NonFiniteError(RuntimeError):
-    """A NaN or Inf appeared in training; the message names the epoch, the batch and the term."""
-
-    def __init__(self, epoch: int, batch: int, term: str) -> None:
-        super().__init__(f"non-finite value in {term} at epoch {epoch}, batch {batch}")
-        self.epoch, self.batch, self.term = epoch, batch, term
-
-
-def _epoch_seed(seed: int, epoch: int, restarts: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{epoch}:{restarts}".encode()).digest()
-    return int.from_bytes(digest[:7], "little")
-
-
-def _data_fingerprint(data: Tensor | None) -> str | None:
-    if data is None:
-        return None
-    flat = data.detach().to("cpu", torch.float64).flatten(1)
-    summary = torch.stack([flat.sum(1), flat.pow(2).sum(1)], 1)
-    return f"{tuple(data.shape)}:{hashlib.sha256(summary.numpy().tobytes()).hexdigest()[:16]}"
-
-
-def _all_finite(tensors: list[Tensor]) -> bool:
-    """Whether every value of every tensor is finite, with one device sync.
-
-    The infinity norm of a tensor is NaN or Inf exactly when one of its values is.
-    """
-    tensors = [t for t in tensors if t.numel() > 0]
-    if not tensors:
-        return True
-    return bool(torch.isfinite(torch.stack(torch._foreach_norm(tensors, math.inf))).all())
-
-
-def _check_terms(output, epoch: int, batch: int) -> None:
-    """Raise :class:`NonFiniteError` naming the first non-finite term."""
-    values = {**{f"ELBO term {name!r}": value for name, value in output.terms.items()}, "loss": output.loss}
-    if _all_finite([v.detach().reshape(-1) for v in values.values()]):
-        return
-    for name, value in values.items():
-        if not bool(torch.isfinite(value).all()):
-            raise NonFiniteError(epoch, batch, name)
-
-
-def _check_gradients(model: torch.nn.Module, epoch: int, batch: int) -> None:
-    """Raise :class:`NonFiniteError` naming the first parameter with a non-finite gradient."""
-    named = [(name, p.grad) for name, p in model.named_parameters() if p.grad is not None]
-    if _all_finite([grad for _, grad in named]):
-        return
-    for name, grad in named:
-        if not bool(torch.isfinite(grad).all()):
-            raise NonFiniteError(epoch, batch, f"gradient of {name}")
-
-
-def _seed_torch(seed: int, device: torch.device) -> None:
-    """Seed torch's default generators of the CPU and of ``device``.
-
-    What ``torch.manual_seed`` does for those two, without visiting every other backend (on a
-    CPU-only build that costs about as much as a small training step).
-    """
-    torch.default_generator.manual_seed(seed)
-    if device.type == "cpu":
-        return
-    module = torch.get_device_module(device.type)
-    if device.index is not None and hasattr(module, "device"):
-        with module.device(device.index):
-            module.manual_seed(seed)
-    else:
-        module.manual_seed(seed)
+__all__ = ["TrainingConfig", "TrainingResult", "NonFiniteError", "evaluate_elbo", "train_model", "validation_seed"]
 
 
 def _run_epoch(model: VAE, optimizer, data: Tensor, config: TrainingConfig, epoch: int, generator: torch.Generator, device) -> dict[str, float]:
@@ -137,30 +68,16 @@ def _run_epoch(model: VAE, optimizer, data: Tensor, config: TrainingConfig, epoc
             batch = batch.pin_memory()
         batch = batch.to(device, non_blocking=True)
         output = model.vae_elbo(batch) if epoch <= config.warmup_epochs else model(batch)
-        _check_terms(output, epoch, batch_index)
+        check_terms(output, epoch, batch_index)
         optimizer.zero_grad(set_to_none=True)
         output.loss.backward()
-        _check_gradients(model, epoch, batch_index)
+        check_gradients(model, epoch, batch_index)
         optimizer.step()
         with torch.no_grad():
             values = {"elbo": output.elbo, **output.terms}
             totals = torch.stack([v.detach().sum(dtype=torch.float64) for v in values.values()])
             names, sums = list(values), totals if sums is None else sums + totals
     return {name: total / data.shape[0] for name, total in zip(names, sums.tolist())}
-
-
-def validation_seed(seed: int) -> int:
-    """The seed of the validation noise of a run seeded with ``seed`` (the same for every epoch)."""
-    digest = hashlib.sha256(f"{seed}:validation".encode()).digest()
-    return int.from_bytes(digest[:7], "little")
-
-
-def _forked_rng(device: torch.device):
-    """Save the RNG state of the CPU and of ``device``; restore it on exit."""
-    if device.type == "cpu":
-        return torch.random.fork_rng(devices=[])
-    index = device.index if device.index is not None else torch.get_device_module(device.type).current_device()
-    return torch.random.fork_rng(devices=[index], device_type=device.type)
 
 
 @torch.no_grad()
@@ -177,8 +94,8 @@ def evaluate_elbo(model: VAE, data: Tensor, batch_size: int, device=None, seed: 
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)
     try:
-        with _forked_rng(device):
-            _seed_torch(seed, device)
+        with forked_rng(device):
+            seed_torch(seed, device)
             for start in range(0, data.shape[0], batch_size):
                 total += model.vae_elbo(data[start : start + batch_size].to(device)).elbo.sum(dtype=torch.float64)
     finally:
@@ -186,43 +103,87 @@ def evaluate_elbo(model: VAE, data: Tensor, batch_size: int, device=None, seed: 
     return float(total) / data.shape[0]
 
 
-class _Checkpointer:
-    """Writes the resumable state and the curve table; decides when (see :class:`TrainingConfig`)."""
-
-    def __init__(self, state_dir: Path, curve_tsv: Path, fingerprint: dict[str, Any], every_s: float, saved_epoch: int) -> None:
-        self.state_dir, self.curve_tsv, self.fingerprint, self.every_s = state_dir, curve_tsv, fingerprint, every_s
-        self.saved_epoch = saved_epoch
-        self.last_write = _clock()
-
-    def due(self) -> bool:
-        return self.every_s == 0 or _clock() - self.last_write >= self.every_s
-
-    def write(self, epoch: int, model_state, best_state, optimizer_state, counters: dict[str, Any]) -> None:
-        save_training_state(self.state_dir, epoch, model_state, best_state, optimizer_state, counters, self.fingerprint)
-        write_training_curves(counters["history"], self.curve_tsv, None, counters["best_epoch"])
-        self.saved_epoch = epoch
-        self.last_write = _clock()
+def _checked_validation(model: VAE, train_data: Tensor, val_data: Tensor | None) -> Tensor | None:
+    """Check the inputs' shapes against the model; an empty validation set counts as none."""
+    if train_data.ndim < 3 or train_data.shape[0] == 0:
+        raise ValueError(f"train_data must be a non-empty (N, C, *S) tensor, got shape {tuple(train_data.shape)}")
+    model.check_input(train_data[:1])
+    if val_data is not None and val_data.shape[0] == 0:
+        return None
+    if val_data is not None:
+        model.check_input(val_data[:1])
+    return val_data
 
 
-#: The checkpoints' clock (seconds); tests replace it.
-_clock = time.monotonic
+@dataclasses.dataclass
+class _Run:
+    """What the epoch loop reads and updates: the data, the policies and the record of the run."""
+
+    train_data: Tensor
+    val_data: Tensor | None
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    stopping: EarlyStopping
+    restarts: RestartPolicy
+    last_good: EpochSnapshot
+    checkpointer: Checkpointer
+    epoch: int
+    start_elbo: float
+    history: list
+
+    def counters(self) -> dict:
+        """The trainer counters as the resumable state stores them."""
+        return {"epoch": self.epoch, **self.stopping.counters(), **self.restarts.counters(),
+                "start_elbo": self.start_elbo, "history": self.history}
 
 
-def _write_snapshot(checkpointer: _Checkpointer, snapshot: EpochSnapshot, history: list) -> None:
-    """Write the captured epoch (its weights stored once when it is also the best epoch)."""
-    checkpointer.write(snapshot.epoch, snapshot.model_state, snapshot.best_state, snapshot.optimizer_state(),
-                       snapshot.trainer_counters(history))
-
-
-def _save_last_good(checkpointer: _Checkpointer, snapshot: EpochSnapshot, history: list) -> None:
-    """On the way out of an exception: write the last completed epoch if no checkpoint holds it yet."""
-    if snapshot.epoch <= checkpointer.saved_epoch:
-        return
-    logger.warning("training stopped; saving the state after epoch %d to %s", snapshot.epoch, checkpointer.state_dir)
+def _train_epoch(model: VAE, run: _Run, config: TrainingConfig, val_seed: int) -> tuple[float, bool] | None:
+    """Run and record the next epoch; return (monitored value, whether it is the best), or None after
+    a restart (:class:`RestartPolicy`)."""
+    epoch = run.epoch + 1
+    seed = epoch_seed(config.seed, epoch, run.restarts.restarts)
+    seed_torch(seed, run.device)
+    generator = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
     try:
-        _write_snapshot(checkpointer, snapshot, history)
-    except Exception:  # never hide the exception that stopped training
-        logger.exception("could not save the training state after epoch %d", snapshot.epoch)
+        train_stats = _run_epoch(model, run.optimizer, run.train_data, config, epoch, generator, run.device)
+        val_elbo = math.nan
+        if run.val_data is not None:
+            val_elbo = evaluate_elbo(model, run.val_data, config.eval_batch_size, run.device, val_seed)
+            if not math.isfinite(val_elbo):
+                raise NonFiniteError(epoch, 0, "validation ELBO")
+    except NonFiniteError as error:
+        run.restarts.restart(error, model, run.optimizer, run.last_good)
+        return None
+    value = val_elbo if run.val_data is not None else train_stats["elbo"]
+    improved = run.stopping.update(epoch, value)
+    run.history.append(history_row(epoch, run.stopping.warming_up(epoch), train_stats, val_elbo,
+                                   run.restarts.learning_rate, time.perf_counter() - started))
+    run.epoch = epoch
+    run.last_good.capture(epoch, model, run.optimizer, run.counters(), is_best=improved)
+    if run.checkpointer.due():
+        write_snapshot(run.checkpointer, run.last_good, run.history)
+    return value, improved
+
+
+def _train_epochs(model: VAE, run: _Run, config: TrainingConfig, val_seed: int) -> None:
+    """Epochs until ``max_epochs`` or early stopping; on any exception, save the last good epoch first."""
+    progress = tqdm(total=config.max_epochs, initial=run.epoch, disable=not config.progress,
+                    desc=f"train {model.model_type}", unit="epoch", leave=False)
+    try:
+        while run.epoch < config.max_epochs and not run.stopping.stopped:
+            done = _train_epoch(model, run, config, val_seed)
+            if done is not None and config.progress:
+                progress.update(1)
+                progress.set_postfix(elbo=f"{done[0]:.4g}", best=f"{run.stopping.best_value:.4g}",
+                                     best_epoch=run.stopping.best_epoch, refresh=False)
+    except BaseException:
+        save_last_good(run.checkpointer, run.last_good, run.history)
+        raise
+    finally:
+        progress.close()
+    if run.checkpointer.saved_epoch != run.epoch:
+        write_snapshot(run.checkpointer, run.last_good, run.history)
 
 
 def train_model(
@@ -245,114 +206,28 @@ def train_model(
     """
     output_dir = Path(output_dir)
     state_dir = Path(state_dir) if state_dir is not None else output_dir / "training_state"
-    if train_data.ndim < 3 or train_data.shape[0] == 0:
-        raise ValueError(f"train_data must be a non-empty (N, C, *S) tensor, got shape {tuple(train_data.shape)}")
-    model.check_input(train_data[:1])
-    if val_data is not None and val_data.shape[0] == 0:
-        val_data = None
-    if val_data is not None:
-        model.check_input(val_data[:1])
+    val_data = _checked_validation(model, train_data, val_data)
     device = resolve_device(config.device)
     model.to(device)
-    monitored = "val" if val_data is not None else "train"
     val_seed = validation_seed(config.seed)
-
-    fingerprint = {
-        "model_type": model.model_type,
-        "model_config": model.config.to_dict(),
-        # max_epochs and patience may change between a kill and the resume (e.g. to train longer)
-        "training_config": {k: v for k, v in config.to_dict().items()
-                            if k not in ("progress", "device", "max_epochs", "patience", "checkpoint_every_s")},
-        "train_data": _data_fingerprint(train_data),
-        "val_data": _data_fingerprint(val_data),
-        "linear_start": None if linear_start is None else _data_fingerprint(linear_start.components[None]),
-    }
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
-    counters = {"epoch": 0, "best_elbo": -math.inf, "best_epoch": 0, "stale_epochs": 0, "restarts": 0,
-                "learning_rate": config.learning_rate, "start_elbo": math.nan, "history": []}
-    last_good = EpochSnapshot()  # the last completed epoch and the best weights so far
-    resumed = load_training_state(state_dir, model, optimizer, fingerprint)
-    if resumed is not None:
-        counters, best_state = resumed
-        last_good.set_best(best_state)
-        logger.info("resuming from %s after epoch %d", state_dir, counters["epoch"])
-    else:
-        model.prepare_for_training(train_data, linear_start)
-        if val_data is not None:
-            counters["start_elbo"] = evaluate_elbo(model, val_data, config.eval_batch_size, device, val_seed)
-            if config.select_from_start and math.isfinite(counters["start_elbo"]):
-                counters["best_elbo"] = counters["start_elbo"]
-    checkpointer = _Checkpointer(state_dir, output_dir / "training_curve.tsv", fingerprint, config.checkpoint_every_s,
-                                 saved_epoch=counters["epoch"])
-    last_good.capture(counters["epoch"], model, optimizer, counters,
-                      is_best=resumed is None and counters["best_elbo"] > -math.inf)
-
-    progress = tqdm(total=config.max_epochs, initial=counters["epoch"], disable=not config.progress,
-                    desc=f"train {model.model_type}", unit="epoch", leave=False)
-    try:
-        while counters["epoch"] < config.max_epochs and counters["stale_epochs"] < config.patience:
-            epoch = counters["epoch"] + 1
-            seed = _epoch_seed(config.seed, epoch, counters["restarts"])
-            _seed_torch(seed, device)
-            generator = torch.Generator().manual_seed(seed)
-            started = time.perf_counter()
-            try:
-                train_stats = _run_epoch(model, optimizer, train_data, config, epoch, generator, device)
-                val_elbo = math.nan
-                if val_data is not None:
-                    val_elbo = evaluate_elbo(model, val_data, config.eval_batch_size, device, val_seed)
-                    if not math.isfinite(val_elbo):
-                        raise NonFiniteError(epoch, 0, "validation ELBO")
-            except NonFiniteError as error:
-                if config.nan_policy == "stop" or counters["restarts"] >= config.max_restarts:
-                    raise
-                counters["restarts"] += 1
-                counters["learning_rate"] *= config.restart_lr_factor
-                last_good.restore(model, optimizer)
-                for group in optimizer.param_groups:
-                    group["lr"] = counters["learning_rate"] * group["lr_scale"]
-                logger.warning("%s; restarting the epoch from the last good state with rate %.3g (restart %d/%d)",
-                               error, counters["learning_rate"], counters["restarts"], config.max_restarts)
-                continue
-
-            value = val_elbo if monitored == "val" else train_stats["elbo"]
-            warming_up = epoch <= config.warmup_epochs
-            candidate = config.select_from_start or not warming_up
-            improved = candidate and value > counters["best_elbo"] + config.min_improvement
-            if improved:
-                counters.update(best_elbo=value, best_epoch=epoch, stale_epochs=0)
-            elif not warming_up:
-                counters["stale_epochs"] += 1
-            row = {"epoch": epoch, "warmup": int(warming_up), "train_elbo": train_stats["elbo"], "val_elbo": val_elbo,
-                   **{f"train_{k}": v for k, v in train_stats.items() if k != "elbo"},
-                   "learning_rate": counters["learning_rate"], "seconds": time.perf_counter() - started}
-            counters["history"].append(row)
-            counters["epoch"] = epoch
-            last_good.capture(epoch, model, optimizer, counters, is_best=improved)
-            if checkpointer.due():
-                _write_snapshot(checkpointer, last_good, counters["history"])
-            if config.progress:
-                progress.update(1)
-                progress.set_postfix(elbo=f"{value:.4g}", best=f"{counters['best_elbo']:.4g}",
-                                     best_epoch=counters["best_epoch"], refresh=False)
-    except BaseException:
-        _save_last_good(checkpointer, last_good, counters["history"])
-        raise
-    finally:
-        progress.close()
-    if checkpointer.saved_epoch != counters["epoch"]:
-        _write_snapshot(checkpointer, last_good, counters["history"])
-
-    stop_reason = "patience" if counters["stale_epochs"] >= config.patience else "max_epochs"
+    counters, last_good, checkpointer = start_or_resume(
+        model, optimizer, train_data, val_data, config, state_dir, output_dir / "training_curve.tsv",
+        lambda m: evaluate_elbo(m, val_data, config.eval_batch_size, device, val_seed), linear_start)
+    run = _Run(train_data, val_data, device, optimizer, EarlyStopping.from_counters(config, counters),
+               RestartPolicy.from_counters(config, counters), last_good, checkpointer, counters["epoch"],
+               counters.get("start_elbo", math.nan), counters["history"])
+    _train_epochs(model, run, config, val_seed)
     if last_good.best_state is not None:
         model.load_state_dict(last_good.best_state)
     model.fit_metric(train_data, config.eval_batch_size)
     result = TrainingResult(
-        best_epoch=counters["best_epoch"], best_elbo=counters["best_elbo"], monitored=monitored,
-        epochs_run=counters["epoch"], stop_reason=stop_reason, restarts=counters["restarts"],
-        history=counters["history"], start_elbo=counters.get("start_elbo", math.nan),
+        best_epoch=run.stopping.best_epoch, best_elbo=run.stopping.best_value,
+        monitored="val" if val_data is not None else "train", epochs_run=run.epoch,
+        stop_reason="patience" if run.stopping.stopped else "max_epochs", restarts=run.restarts.restarts,
+        history=run.history, start_elbo=run.start_elbo,
     )
     provenance = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("history", "model_dir")}
     result.model_dir = save_model(model, output_dir / "model", extra={"training": provenance, "training_config": config.to_dict()})
-    write_training_curves(counters["history"], output_dir / "training_curve.tsv", output_dir / "training_curve.png", counters["best_epoch"])
+    write_training_curves(run.history, output_dir / "training_curve.tsv", output_dir / "training_curve.png", run.stopping.best_epoch)
     return result

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medaug.classify.run import run_list
+from medaug.classify.sets import run_list
 from medaug.classify.selection import Selection
 from medaug.classify.train import ClassifierTrainingConfig
 from medaug.classify.trainsets import trainset_names, trainset_spec

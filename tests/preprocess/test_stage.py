@@ -14,6 +14,7 @@ import yaml
 
 from medaug.preprocess import caps
 from medaug.preprocess.model_ready import load_stack
+from medaug.preprocess.stage import PreprocessFailure
 from medaug.preprocess.template import load_template
 from pipelines import preprocess as stage
 from tests.preprocess._fixtures import write_synthetic_t1w
@@ -67,13 +68,13 @@ def _copy_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
 
 
-def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, tiny_bids, caplog):
+def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, tiny_bids):
     _copy_tree(tiny_bids, tmp_path / "bids" / "tiny")
     params = _params(tmp_path)
 
-    assert stage.main(["--params", str(params)]) == 1
-    err = caplog.text
-    assert "4 image(s) failed" in err
+    with pytest.raises(PreprocessFailure, match=r"^4 image\(s\) failed") as failure:
+        stage.main(["--params", str(params)])
+    err = str(failure.value)
     for pid in ("sub-90", "sub-91", "sub-92", "sub-93"):
         assert f"{pid}_ses-M000_T1w.nii.gz" in err
 
@@ -142,3 +143,15 @@ def test_stage_accepts_an_existing_clinica_caps(tmp_path):
     assert json.loads((tmp_path / "metrics/tiny.json").read_text())["reused"] == 2
     stack, index, _ = load_stack(tmp_path / "out/tiny/model_ready")
     assert stack.shape == (2, 21, 26, 22) and list(index["participant_id"]) == ["sub-A", "sub-B"]
+
+
+def test_stage_names_a_cohort_without_images_and_refuses_an_unknown_input(tmp_path):
+    from medaug.preprocess.stage import run
+
+    (tmp_path / "bids" / "tiny").mkdir(parents=True)
+    params = yaml.safe_load(_params(tmp_path).read_text())["preprocess"]
+    with pytest.raises(PreprocessFailure, match="tiny: no ses-M000 T1w image found"):
+        run(params)
+    assert run({**params, "allow_failures": True}) == ["tiny: no ses-M000 T1w image found"]
+    with pytest.raises(ValueError, match="preprocess.input must be 'bids' or 'caps', not 'raw'"):
+        run({**params, "input": "raw"})

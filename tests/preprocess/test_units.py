@@ -235,7 +235,7 @@ def test_model_ready_volume_zeroes_what_lies_outside_the_brain_mask():
 
 
 def test_a_negative_brain_mask_margin_is_refused_before_any_image_runs(tmp_path):
-    from medaug.preprocess.run import PreprocessSettings
+    from medaug.preprocess.pool import PreprocessSettings
 
     params = {"target_shape": None, "antialias": True, "rescale_percentiles": [0, 100], "force": False,
               "t1_linear": {}, "model_ready_brain_mask_mm": -1.0}

@@ -20,7 +20,7 @@ from medaug.preprocess.cohort import outcomes_table, qc_reason
 from medaug.preprocess.fov import crop_neck, superior_axis
 from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit, head_fit_reason, template_rays
 from medaug.preprocess.qc import template_ncc
-from medaug.preprocess.run import ImageOutcome
+from medaug.preprocess.pool import ImageOutcome
 from medaug.preprocess.t1_linear import T1LinearConfig, cropped_template, native_from_template, scratch_directory
 from tests.preprocess._fixtures import synthetic_t1w
 from tests.preprocess._whole_head_cases import cases, error_mm, render_case
@@ -125,15 +125,15 @@ def test_images_table_flags_either_score_with_its_reason():
 def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_montage(neck_images, tmp_path, monkeypatch):
     """A deliberately wrong transform (brain scaled 0.7 in the head) is flagged by the head fit."""
     from medaug.preprocess import cohort as cohort_module
-    from medaug.preprocess import run as run_module
-    from medaug.preprocess.run import ImageJob, PreprocessSettings
+    from medaug.preprocess import pool as pool_module
+    from medaug.preprocess.pool import ImageJob, PreprocessSettings
 
     paths = []
     for k, (image, _) in enumerate(neck_images[:2]):
         paths.append(tmp_path / f"sub-0{k}.nii.gz")
         nib.save(image, paths[-1])
     truths = [w for _, w in neck_images[:2]]
-    real_t1_linear = run_module.t1_linear
+    real_t1_linear = pool_module.t1_linear
 
     def misregister_second(image, config, workdir):
         result = real_t1_linear(image, config, workdir)
@@ -147,7 +147,7 @@ def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_monta
             ants.write_transform(transform, str(result.transform_file))
         return result
 
-    monkeypatch.setattr(run_module, "t1_linear", misregister_second)
+    monkeypatch.setattr(pool_module, "t1_linear", misregister_second)
     saved = {}
     real_montage = cohort_module.save_qc_montage
     monkeypatch.setattr(cohort_module, "save_qc_montage",

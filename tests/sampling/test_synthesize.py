@@ -20,7 +20,8 @@ from medaug.models.vae import VAE, VAEConfig
 from medaug.preprocess.model_ready import write_stack
 from medaug.sampling.factory import SAMPLER_NAMES, SamplerError, build_latent_sampler, draw_latents
 from medaug.models.decode import decoded_batches
-from medaug.sampling.synthesize import derived_seed, file_sha256, write_synthetic_volumes
+from medaug.runtime import derived_seed
+from medaug.sampling.synthesize import file_sha256, write_synthetic_volumes
 from medaug.synthetic import read_synthetic, synthetic_participant_id
 from pipelines import sample as stage
 

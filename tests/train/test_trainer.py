@@ -12,6 +12,7 @@ from medaug.models.networks import NetworkConfig
 from medaug.models.rhvae import RHVAE, RHVAEConfig
 from medaug.models.vae import VAE, VAEConfig, encode_dataset
 from medaug.train import NonFiniteError, TrainingConfig, evaluate_elbo, train_model
+from medaug.train import resume as resume_module
 from medaug.train import trainer as trainer_module
 
 NET = NetworkConfig(spatial_dims=2, spatial_shape=(16, 16), channels=(4, 8), strides=(2, 2), latent_size=2, metric_hidden_size=8)
@@ -118,18 +119,18 @@ class _EpochClock:
             return real_run_epoch(model, optimizer, data, config, epoch, generator, device)
 
         monkeypatch.setattr(trainer_module, "_run_epoch", run_epoch)
-        monkeypatch.setattr(trainer_module, "_clock", lambda: self.now)
+        monkeypatch.setattr(resume_module, "clock", lambda: self.now)
 
 
 def _record_saves(monkeypatch):
     saved = []
-    real_save = trainer_module.save_training_state
+    real_save = resume_module.save_training_state
 
     def save(directory, epoch, *args, **kwargs):
         saved.append(epoch)
         real_save(directory, epoch, *args, **kwargs)
 
-    monkeypatch.setattr(trainer_module, "save_training_state", save)
+    monkeypatch.setattr(resume_module, "save_training_state", save)
     return saved
 
 
@@ -150,7 +151,8 @@ def test_default_interval_writes_the_state_and_the_figure_at_the_end_only(tmp_pa
         drawn.append(png is not None)
         real_curves(history, tsv, png, best_epoch)
 
-    monkeypatch.setattr(trainer_module, "write_training_curves", curves)
+    monkeypatch.setattr(resume_module, "write_training_curves", curves)  # the checkpoints' table
+    monkeypatch.setattr(trainer_module, "write_training_curves", curves)  # the end of training
     train_model(_model(), _data(), None, _config(max_epochs=3), tmp_path)
     assert saved == [3] and drawn == [False, True]  # state + table at the end, then table + figure
     assert (tmp_path / "training_curve.png").is_file()
@@ -169,7 +171,7 @@ def test_hard_kill_resumes_from_the_last_timed_checkpoint(tmp_path, monkeypatch)
 
     real_run_epoch = trainer_module._run_epoch
     _EpochClock(monkeypatch, _killed_at(5, real_run_epoch, SystemExit))
-    monkeypatch.setattr(trainer_module, "_save_last_good", lambda *args: None)  # a SIGKILL runs no handler
+    monkeypatch.setattr(trainer_module, "save_last_good", lambda *args: None)  # a SIGKILL runs no handler
     with pytest.raises(SystemExit):
         train_model(_model(), _data(), None, _config(max_epochs=7, checkpoint_every_s=2.5), tmp_path / "killed")
     monkeypatch.undo()

@@ -1,0 +1,1 @@
+"""The ``evaluate`` stage: every trained classifier on every test cohort (:mod:`medaug.evaluate.stage`)."""

@@ -1,0 +1,211 @@
+"""Preprocess many images in a worker pool: one worker call per image, never raising for a bad image.
+
+:func:`process_image` does one image end to end (validate, t1-linear, CAPS outputs, NCC, model-ready
+volume) and returns an :class:`ImageOutcome` whatever happens. :func:`process_images` runs it over a
+list of jobs with a process pool whose workers each get a fixed number of ITK threads.
+"""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import shutil
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+
+from medaug.io import atomic_path
+from medaug.preprocess import caps
+from medaug.preprocess.head_qc import head_fit
+from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
+from medaug.preprocess.qc import template_ncc
+from medaug.preprocess.t1_linear import (
+    T1LinearConfig, cropped_template, native_from_template, scratch_directory, t1_linear,
+)
+from medaug.preprocess.template import TEMPLATE_SPACE
+from medaug.preprocess.validate import InvalidImageError, load_t1w
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One session to preprocess.
+
+    ``source`` is the BIDS T1w image, or, when ``from_caps`` is true, an existing ``desc-Crop``
+    image (from clinica or an earlier run) that is only scored and made model-ready.
+    """
+
+    participant_id: str
+    session_id: str
+    source: Path
+    from_caps: bool = False
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """What every worker needs. ``target_shape`` None keeps the crop shape in the model-ready volume."""
+
+    caps_dir: Path
+    t1_linear: T1LinearConfig
+    target_shape: tuple[int, int, int] | None
+    antialias: bool = True
+    rescale_percentiles: tuple[float, float] = (0.0, 100.0)
+    force: bool = False
+    brain_mask_mm: float | None = None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], caps_dir: Path) -> "PreprocessSettings":
+        """From the ``preprocess`` section of ``params.yaml``, writing the CAPS of one cohort to ``caps_dir``.
+
+        ``t1_linear`` keys are checked against :class:`T1LinearConfig` (an unknown key raises
+        ``ValueError`` naming ``preprocess.t1_linear``).
+        """
+        target = params["target_shape"]
+        mask_mm = params["model_ready_brain_mask_mm"]
+        if mask_mm is not None and not float(mask_mm) >= 0:
+            raise ValueError(f"preprocess.model_ready_brain_mask_mm must be >= 0 mm or null, got {mask_mm!r}")
+        return cls(
+            caps_dir=Path(caps_dir),
+            t1_linear=T1LinearConfig.from_dict(params["t1_linear"], "preprocess.t1_linear"),
+            target_shape=None if target is None else tuple(int(n) for n in target),
+            antialias=bool(params["antialias"]),
+            rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
+            force=bool(params["force"]),
+            brain_mask_mm=None if mask_mm is None else float(mask_mm),
+        )
+
+
+@dataclass
+class ImageOutcome:
+    """Result for one job. ``status`` is ``"ok"`` or ``"error"``; ``volume`` is the model-ready volume.
+
+    ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc` (NaN
+    when the native image or the transform is not at hand, e.g. a CAPS made by clinica).
+    """
+
+    participant_id: str
+    session_id: str
+    source: str
+    status: str
+    ncc: float = float("nan")
+    head_fit: float = float("nan")
+    head_margin_mm: float = float("nan")
+    seconds: float = 0.0
+    reused: bool = False
+    error: str = ""
+    volume: np.ndarray | None = None
+    volume_affine: np.ndarray | None = None
+
+
+def _write_outputs(settings: PreprocessSettings, job: ImageJob, cropped: nib.Nifti1Image, transform_file: Path) -> Path:
+    matrix_path = caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+    crop_path = caps.crop_image_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+    with atomic_path(matrix_path) as tmp:
+        shutil.copyfile(transform_file, tmp)
+    with atomic_path(crop_path) as tmp:  # written last: its presence marks the session as finished
+        caps.save_nifti(cropped, tmp)
+    return crop_path
+
+
+def _finished_crop(settings: PreprocessSettings, job: ImageJob) -> Path | None:
+    crop_path = caps.crop_image_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+    matrix_path = caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+    return crop_path if crop_path.is_file() and matrix_path.is_file() else None
+
+
+def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
+    """Preprocess one image; any failure is returned as ``status="error"`` with a message naming the file."""
+    start = time.perf_counter()
+    outcome = ImageOutcome(job.participant_id, job.session_id, str(job.source), status="ok")
+    try:
+        crop_path = None if settings.force or job.from_caps else _finished_crop(settings, job)
+        if job.from_caps:
+            cropped, outcome.reused = load_t1w(job.source), True
+        elif crop_path is not None:
+            cropped, outcome.reused = load_t1w(crop_path), True
+            if Path(job.source).is_file():  # the native image is needed for the head-fit QC only
+                _score_head_fit(outcome, load_t1w(job.source),
+                                caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
+        else:
+            image = load_t1w(job.source)
+            with scratch_directory() as workdir:
+                result = t1_linear(image, settings.t1_linear, workdir)
+                _write_outputs(settings, job, result.cropped, result.transform_file)
+                _score_head_fit(outcome, image, result.transform_file)
+            cropped = result.cropped
+        template = cropped_template(settings.t1_linear)
+        outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
+        data = np.asarray(cropped.dataobj, dtype=np.float32)
+        mask = None if settings.brain_mask_mm is None else _model_ready_mask(settings.t1_linear, settings.brain_mask_mm)
+        outcome.volume = model_ready_volume(data, settings.target_shape, settings.antialias, settings.rescale_percentiles,
+                                            mask)
+        outcome.volume_affine = _volume_affine(cropped, data.shape, settings.target_shape)
+    except InvalidImageError as err:
+        outcome.status, outcome.error = "error", str(err)
+    except Exception as err:  # noqa: BLE001 - one bad image must not stop the cohort
+        outcome.status = "error"
+        outcome.error = f"{job.source}: {type(err).__name__}: {err}".replace("\n", " ")
+    outcome.seconds = round(time.perf_counter() - start, 3)
+    return outcome
+
+
+@functools.lru_cache(maxsize=2)
+def _model_ready_mask(config: T1LinearConfig, dilation_mm: float) -> np.ndarray:
+    """The template brain mask on the crop grid, dilated by ``dilation_mm``: bool, the crop's shape."""
+    template = cropped_template(config)
+    spacing = nib.affines.voxel_sizes(template.brain_mask.affine)
+    return dilated_mask(np.asarray(template.brain_mask.dataobj), spacing, dilation_mm)
+
+
+def _score_head_fit(outcome: ImageOutcome, native: nib.Nifti1Image, transform_file: Path) -> None:
+    fit = head_fit(native, native_from_template(transform_file))
+    outcome.head_fit, outcome.head_margin_mm = fit.score, fit.median_margin_mm
+
+
+def _volume_affine(cropped: nib.Nifti1Image, shape: Sequence[int], target_shape: Sequence[int] | None) -> np.ndarray:
+    from medaug.preprocess.model_ready import downsampled_affine
+
+    return cropped.affine if target_shape is None else downsampled_affine(cropped.affine, shape, target_shape)
+
+
+def _init_worker(itk_threads: int, config: T1LinearConfig | None = None) -> None:
+    # Must run before ITK creates its thread pool (ants is imported lazily, after this).
+    os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(itk_threads)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    if config is not None:
+        cropped_template(config)  # one-off template set-up, kept out of the per-image seconds
+
+
+def process_images(jobs: Sequence[ImageJob], settings: PreprocessSettings, n_jobs: int = 1,
+                   itk_threads: int = 1) -> Iterator[tuple[int, ImageOutcome]]:
+    """Yield ``(job index, outcome)`` as images finish (any order).
+
+    ``n_jobs`` worker processes (``spawn``ed, so none inherits a running ITK thread pool) each use
+    ``itk_threads`` ITK threads; ``n_jobs == 1`` runs in this process, whose ITK thread count is
+    whatever ``ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS`` was when ants first ran here. With
+    ``MEDAUG_CLUSTER_ADDRESS`` set, each image is one task on that Dask cluster instead
+    (:mod:`medaug.cluster.executor`), with the same ``itk_threads``.
+    """
+    from medaug.cluster.executor import cluster_address, map_on_cluster
+
+    if cluster_address() and len(jobs) > 1:
+        setup = functools.partial(_init_worker, itk_threads, settings.t1_linear)
+        yield from map_on_cluster(cluster_address(), process_image, jobs, settings, setup=setup)
+        return
+    if n_jobs <= 1 or len(jobs) <= 1:
+        _init_worker(itk_threads, settings.t1_linear)
+        for i, job in enumerate(jobs):
+            yield i, process_image(job, settings)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=_init_worker,
+                             initargs=(itk_threads, settings.t1_linear)) as pool:
+        futures = {pool.submit(process_image, job, settings): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
