@@ -1,6 +1,6 @@
 """Scale of a trained RHVAE's metric against the spread of its latent codes.
 
-    python benchmarks/metric_scale.py data/models/AD/model [data/models/CN/model ...]
+    python -m benchmarks.studies.metric_scale data/models/AD/model [data/models/CN/model ...]
 
 The RHVAE metric G^-1(z) = sum_i L_i L_i^T exp(-|z - c_i|^2 / T^2) + lambda I (thesis eq. 1.7) is
 only informative when its kernel width T and the size of L_i match the spacing of the centroids
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.models.checkpoint import load_model  # noqa: E402
 

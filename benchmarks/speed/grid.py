@@ -2,8 +2,8 @@
 estimate of the ADNI/AIBL study on N GPUs.
 
     # in a scratch clone where `dvc repro` has run (e.g. the tiny profile), never in your working copy:
-    python benchmarks/grid.py measure --repeats 3 --workers 2
-    python benchmarks/grid.py estimate --profile profiles/adni-aibl.yaml --gpus 1 4 8 16 32 64 128
+    python -m benchmarks.speed.grid measure --repeats 3 --workers 2
+    python -m benchmarks.speed.grid estimate --profile profiles/adni-aibl.yaml --gpus 1 4 8 16 32 64 128
 
 ``measure`` deletes ``classify.out_dir`` before every timed run, so that exactly the grid's stages
 (``train_classifier@*``, ``train_classifier_synthetic@*``) are stale; it then times ``dvc repro`` of

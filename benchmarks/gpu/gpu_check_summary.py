@@ -1,8 +1,8 @@
-"""The table printed at the end of ``benchmarks/gpu_check.sh``: every GPU figure of the README (measured on
+"""The table printed at the end of ``benchmarks/gpu/gpu_check.sh``: the reference GPU figures (measured on
 one H200 with the code of commit 589613c) beside the figure of this run, read from the JSON files the
 benchmarks wrote into one folder.
 
-    python benchmarks/gpu_check_summary.py DIR [--cpu-smoke]
+    python -m benchmarks.gpu.gpu_check_summary DIR [--cpu-smoke]
 
 A figure this run did not produce is printed as "not measured"; nothing is filled in from elsewhere.
 """
