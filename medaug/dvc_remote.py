@@ -71,6 +71,7 @@ def check_remote(root: str | Path = ".", name: str | None = None, for_push: bool
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Check a DVC remote from the command line (``python -m medaug.dvc_remote``); returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m medaug.dvc_remote", description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--remote", default=None, help="remote name (default: core.remote)")
     parser.add_argument("--push", action="store_true", help="check before a push (a missing local folder may be created)")

@@ -48,7 +48,6 @@ import contextlib
 import copy
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections import deque
-from pathlib import Path
 
 import torch
 from torch import nn

@@ -33,10 +33,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook

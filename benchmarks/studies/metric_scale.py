@@ -13,14 +13,12 @@ pairwise distance, and the mean number of centroids within one T of a centroid.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
-from pathlib import Path
 
 import torch
 
-
-from medaug.models.checkpoint import load_model  # noqa: E402
+from medaug.models.checkpoint import load_model
 
 
 def metric_scale(model_dir: str) -> dict[str, float]:
@@ -49,6 +47,14 @@ def metric_scale(model_dir: str) -> dict[str, float]:
     }
 
 
-if __name__ == "__main__":
-    for directory in sys.argv[1:]:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dirs", nargs="+", help="model folders (model.json + safetensors), e.g. data/models/AD/model")
+    args = parser.parse_args(argv)
+    for directory in args.model_dirs:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metric_scale(directory).items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

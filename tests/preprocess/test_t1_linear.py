@@ -1,7 +1,7 @@
 """t1-linear on synthetic whole-head images with a known pose: affine only, and accurate.
 
 Fast tests use a coarse set-up (2 mm template grid, 4 mm images, 4 mm registration); the slow test
-runs the demo parameters on 1 mm-template outputs of 2 mm images (issue item 7).
+runs the demo parameters on 1 mm-template outputs of 2 mm images.
 """
 
 from __future__ import annotations
