@@ -111,17 +111,19 @@ def _classifiers_page(data: ResultsData, confidence: float, decimals: int) -> st
     runs, sets, cohorts = data.runs, list(data.trainsets), list(data.test_cohorts)
     run_list = tables.run_indices(runs)
     budget = f" Training budget: {data.training_budget}." if data.training_budget else ""
+    verdicts = comparison_verdicts(data, confidence)
     out = ["# Classifiers", "", GENERATED_NOTE, "",
            f"AD-vs-CN classifiers, {len(run_list)} runs per training set (run k trains with seed `classify.seed` + k), "
            f"evaluated on {', '.join(cohorts)} (the training cohort's column is its held-out test split)."
            f"{budget} {tables.effort_statement(runs, sets)}", "",
-           "## Does augmentation help?", "", _count_sentence(comparison_verdicts(data, confidence), level), "",
-           f"Balanced accuracy (%), mean with its {level} t interval over runs; `difference`: mean of the "
-           f"per-run differences (augmented − real-only, runs paired by seed, same test images) with its "
-           f"{level} paired t interval.", "",
-           md.table(tables.comparison_table(runs, sets, cohorts, confidence, decimals)), "",
-           md.table(comparison_verdicts(data, confidence)), "",
-           "## Every training set", "",
+           "## Does augmentation help?", "", _count_sentence(verdicts, level), ""]
+    if len(verdicts):
+        out += [f"Balanced accuracy (%), mean with its {level} t interval over runs; `difference`: mean of the "
+                f"per-run differences (augmented − real-only, runs paired by seed, same test images) with its "
+                f"{level} paired t interval.", "",
+                md.table(tables.comparison_table(runs, sets, cohorts, confidence, decimals)), "",
+                md.table(verdicts), ""]
+    out += ["## Every training set", "",
            "Sensitivity (AD recall), specificity (CN recall) and balanced accuracy in %, mean ± sd over runs.", "",
            md.table(tables.results_table(runs, sets, cohorts, decimals)), ""]
     if tables.has_convergence(runs):
