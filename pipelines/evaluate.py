@@ -13,7 +13,7 @@ and the ``test`` table of each external cohort (after the leakage guard). Writes
                                     specificity, roc_auc, n_AD, n_CN, kept_epoch, validation BA,
                                     kept_step, stopped_step, step_cap, kept_in_last_fifth,
                                     stop_reason, selection, optimisation_steps, images_seen (from
-                                    the run's summary.json; n/a where a run did not record them)
+                                    the run's summary.json; n/a where a summary lacks one)
     <metrics>                       {trainset: {cohort: {metric: {mean, std}, n_runs},
                                                 convergence: {n_runs, selection, step_cap,
                                                 kept_step, stopped_step (min / median / max),

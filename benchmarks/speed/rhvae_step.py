@@ -16,7 +16,7 @@ gets copies of our RHVAE's modules, so the weights are the same too). A step is 
 hits all of them alike); the script prints the median of ``--steps`` steps after ``--warmup`` untimed
 ones, and when CUDA is used the peak memory of each (``torch.cuda.max_memory_allocated``).
 
-**Arithmetic floor** (issue: RHVAE step within 1.3x of it). The same network passes as one RHVAE
+**Arithmetic floor** (goal: an RHVAE step within 1.3x of it). The same network passes as one RHVAE
 step, run back to back with none of the metric algebra or fixed-point iterations (thesis ch. 1,
 alg. 1): the encoder and the metric network on x; K + 1 decoder evaluations, each with its
 z-gradient d/dz log p(x|z) (``create_graph`` when the gradient is exact, so the backward holds the

@@ -168,8 +168,7 @@ def _convergence_section(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> lis
     """Where each set's kept checkpoints lie in the step budget (kept / stopped / cap steps)."""
     out = ["## Classifier convergence", ""]
     if not tables.has_convergence(runs):
-        return out + ["The runs did not record their kept and stopped steps (trained before the selection "
-                      "criterion and early stopping were recorded).", ""]
+        return out + ["The runs table records no kept and stopped steps (columns `kept_step`, `stopped_step`).", ""]
     return out + ["Per training set: the validation criterion that chose the kept checkpoint, the step cap, "
                   "the kept and the stopped step over runs, how many runs stopped early (no better "
                   "validation for `patience` validations) and how many kept a checkpoint in the last 20 % "

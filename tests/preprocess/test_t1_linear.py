@@ -90,7 +90,7 @@ def test_demo_parameters_match_ground_truth_at_1mm_template(seed):
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "site"), [(31, "SITE-A"), (32, "SITE-B")])
 def test_demo_generator_subjects_match_their_ground_truth(repo_params, seed, site):
-    """Issue item 7 on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
+    """The demo parameters on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
     import nibabel as nib
 
     from medaug.cohort import CohortConfig, render_image
