@@ -38,7 +38,7 @@ def remote_url(root: str | Path = ".", name: str | None = None) -> tuple[str, st
         config = repo.config
         name = name or config["core"].get("remote")
         if not name:
-            raise RemoteError("no default DVC remote: set one with `dvc remote add -d NAME URL` (README, versions and sharing)")
+            raise RemoteError("no default DVC remote: set one with `dvc remote add -d NAME URL` (docs/versions-and-sharing.md)")
         if name not in config["remote"]:
             raise RemoteError(f"DVC remote {name!r} is not configured; known: {', '.join(config['remote']) or 'none'}")
         return name, str(config["remote"][name]["url"])

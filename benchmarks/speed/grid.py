@@ -11,7 +11,7 @@ those stages and ``python -m medaug.grid run`` of the same stages (the local clu
 included), alternately, and checks that every file they write is byte-identical between the two.
 
 ``estimate`` is arithmetic, not a measurement: each run's time is ``epochs x images per epoch /
-rate`` (the rate measured for Conv5_FC3 A2 on one H200, about 470 volumes/s, README "Expected run times"), with the number
+rate`` (the rate measured for Conv5_FC3 A2 on one H200, about 470 volumes/s), with the number
 of real training images given on the command line (ADNI's stable CN + AD train split); the runs are
 then packed longest first onto N GPUs (LPT), and serial / packed is the speed-up.
 """
