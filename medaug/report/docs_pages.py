@@ -153,17 +153,31 @@ def _generative_page(data: ResultsData, decimals: int) -> str:
             sentences.append(f"- {label}: the kept model's held-out bound lies {md.number(abs(gain), decimals)} nats "
                              f"{'above' if gain >= 0 else 'below'} its PPCA start.")
     out += ["## Held-out bounds", "", *sentences, "", md.table(pd.DataFrame(rows)), ""]
-    scores = {label: (info.get("chosen_settings") or {}).get("latent_size_scores") for label, info in data.vae_metrics.items()}
-    scores = {label: s for label, s in scores.items() if s}
-    if scores:
-        sizes = sorted({int(k) for s in scores.values() for k in s})
-        frame = pd.DataFrame([{"latent size": d, **{label: md.number(s.get(str(d)), decimals) for label, s in scores.items()}}
-                              for d in sizes])
-        chosen = ", ".join(f"{label} {data.vae_metrics[label].get('latent_size', md.MISSING)}" for label in scores)
+    columns = {name: by_size for label, info in data.vae_metrics.items()
+               for name, by_size in _ppca_scores(label, info.get("chosen_settings") or {}).items()}
+    if columns:
+        sizes = sorted({int(d) for by_size in columns.values() for d in by_size})
+        frame = pd.DataFrame([{"latent size": d, **{name: md.number(by_size.get(str(d)), decimals)
+                                                    for name, by_size in columns.items()}} for d in sizes])
+        chosen = ", ".join(_chosen_text(label, info) for label, info in data.vae_metrics.items())
         out += ["## Latent size", "",
-                "Held-out log-likelihood (nats) of the probabilistic PCA per candidate latent size, from which "
-                f"`network.latent_size: auto` chooses (chosen: {chosen}).", "", md.table(frame), ""]
+                "Held-out log-likelihood (nats) of the probabilistic PCA per candidate latent size (and "
+                "observation sd s, where it is chosen too), from which `network.latent_size: auto` chooses "
+                f"(chosen: {chosen}).", "", md.table(frame), ""]
     return "\n".join(out)
+
+
+def _ppca_scores(label: str, chosen: Mapping[str, Any]) -> dict[str, Mapping[str, float]]:
+    """Column name -> {latent size: held-out PPCA log-likelihood}: one column per label, or per label
+    and candidate observation sd when both were chosen (``held_out_ppca_scores``)."""
+    if chosen.get("held_out_ppca_scores"):
+        return {f"{label} {s_key}": by_size for s_key, by_size in chosen["held_out_ppca_scores"].items()}
+    return {label: chosen["latent_size_scores"]} if chosen.get("latent_size_scores") else {}
+
+
+def _chosen_text(label: str, info: Mapping[str, Any]) -> str:
+    std = (info.get("chosen_settings") or {}).get("observation_std")
+    return f"{label} {info.get('latent_size', md.MISSING)}" + (f" at s = {std:g}" if std is not None else "")
 
 
 def _audit_page(data: ResultsData, decimals: int) -> str:

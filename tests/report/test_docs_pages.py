@@ -73,6 +73,11 @@ def test_generative_and_audit_pages_from_their_metrics() -> None:
     generative = pages["generative-models.md"]
     assert "CN: the kept model's held-out bound lies 2.5 nats below its PPCA start." in generative
     assert "(chosen: CN 20)" in generative and "| 20 | 95.0 |" in generative
+    vae["AD"] = {**vae["CN"], "latent_size": 10, "chosen_settings": {
+        "observation_std": 0.05, "held_out_ppca_scores": {"s=0.05": {"10": 99.0, "20": 98.0}, "s=0.1": {"10": 80.0}}}}
+    generative = results_pages(data, ReportSettings(docs_dir="unused"))["generative-models.md"]
+    assert "(chosen: CN 20, AD 10 at s = 0.05)" in generative
+    assert "| latent size | CN | AD s=0.05 | AD s=0.1 |" in generative and "| 20 | 95.0 | 98.0 | n/a |" in generative
     audit = pages["audit.md"]
     assert "- `hmc` CN: fails diversity, memorisation." in audit and "- `prior` CN: passes every check." in audit
     assert "1 of 2 sampler-label sets pass every check" in pages["index.md"]
