@@ -89,6 +89,7 @@ def _cmd_slices(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``medaug`` argument parser: one subcommand per tool, each with its own ``--help``."""
     parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"medaug {__import__('medaug').__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``medaug`` command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -192,6 +192,7 @@ def _yaml():
 
 
 def load_dvc_yaml(path: Path) -> Any:
+    """``dvc.yaml`` read round-trip (comments, order and quoting kept), so that only the code deps change when it is written back."""
     with open(path, encoding="utf-8") as fh:
         return _yaml().load(fh)
 
@@ -250,6 +251,7 @@ def write(root: Path, dvc_yaml_path: Path | None = None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m medaug.dvc_deps --check | --write``; returns 1 when ``--check`` finds stale deps."""
     parser = argparse.ArgumentParser(prog="python -m medaug.dvc_deps", description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group(required=True)
     action.add_argument("--check", action="store_true", help="list missing and superfluous code deps; exit 1 if any")

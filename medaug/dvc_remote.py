@@ -38,7 +38,7 @@ def remote_url(root: str | Path = ".", name: str | None = None) -> tuple[str, st
         config = repo.config
         name = name or config["core"].get("remote")
         if not name:
-            raise RemoteError("no default DVC remote: set one with `dvc remote add -d NAME URL` (README, versions and sharing)")
+            raise RemoteError("no default DVC remote: set one with `dvc remote add -d NAME URL` (docs/versions-and-sharing.md)")
         if name not in config["remote"]:
             raise RemoteError(f"DVC remote {name!r} is not configured; known: {', '.join(config['remote']) or 'none'}")
         return name, str(config["remote"][name]["url"])
@@ -71,6 +71,7 @@ def check_remote(root: str | Path = ".", name: str | None = None, for_push: bool
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Check a DVC remote from the command line (``python -m medaug.dvc_remote``); returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m medaug.dvc_remote", description=__doc__.splitlines()[0])
     parser.add_argument("-r", "--remote", default=None, help="remote name (default: core.remote)")
     parser.add_argument("--push", action="store_true", help="check before a push (a missing local folder may be created)")

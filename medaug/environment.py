@@ -2,7 +2,7 @@
 
 A stage records this next to what it writes, so a result can be traced to its environment and a
 hash that differs from ``dvc.lock`` can be traced to a version change. The versions pinned for
-installs live in ``constraints.txt`` (see README, "Versions and sharing").
+installs live in ``constraints.txt`` (see docs/versions-and-sharing.md).
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ def torch_threads(num_threads: int | None) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(num_threads)``; ``None`` leaves the setting alone.
 
     Small-tensor MCMC (batches of d = 10 latent codes) runs slower with several intra-op threads than
-    with one on small CPUs (``benchmarks/sampling.py`` measures it), so the samplers take the thread
+    with one on small CPUs (``python -m benchmarks.speed.sampling`` measures it), so the samplers take the thread
     count as a parameter.
     """
     if num_threads is None:

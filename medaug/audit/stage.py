@@ -151,6 +151,7 @@ def audit_memorisation(params, real, synthetic, reconstructions, mask) -> tuple[
 
 
 def classifier_runs(options: Mapping[str, Any], trainset: str) -> list[tuple[int, torch.nn.Module]]:
+    """(run index, classifier) of every run in ``options['runs']`` of one training set, loaded from its checkpoint."""
     root = Path(options["classifier_dir"]) / trainset
     return [(int(k), load_classifier(root / f"run-{int(k)}")[0]) for k in options["runs"]]
 

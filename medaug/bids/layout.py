@@ -24,14 +24,17 @@ class BIDSError(ValueError):
 
 
 def participants_path(root: str | Path) -> Path:
+    """``<root>/participants.tsv``."""
     return Path(root) / "participants.tsv"
 
 
 def sessions_path(root: str | Path, participant_id: str) -> Path:
+    """``<root>/sub-X/sub-X_sessions.tsv``."""
     return Path(root) / participant_id / f"{participant_id}_sessions.tsv"
 
 
 def t1w_path(root: str | Path, participant_id: str, session_id: str) -> Path:
+    """``<root>/sub-X/ses-Y/anat/sub-X_ses-Y_T1w.nii.gz``."""
     return Path(root) / participant_id / session_id / "anat" / f"{participant_id}_{session_id}_T1w.nii.gz"
 
 

@@ -1,8 +1,8 @@
 """One Dask task per item, for a stage that fans its own items out (preprocessing: one image per task).
 
 A stage that runs under ``dvc repro`` with ``MEDAUG_CLUSTER_ADDRESS`` set sends its items to that
-cluster instead of its local process pool; it still collects every result itself and writes its
-outputs as before, so DVC sees the same stage. ``setup`` runs on the worker before each item (for
+cluster instead of its local process pool; it collects every result itself and writes the same
+outputs as with its local pool, so DVC sees the same stage. ``setup`` runs on the worker before each item (for
 example the ITK thread count, which must be set before ITK starts its thread pool in that worker).
 A worker that dies is replaced and its item re-run (Dask's ``allowed-failures``); an item whose
 function raises fails the map at once, with no retry.

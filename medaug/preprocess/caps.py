@@ -24,6 +24,7 @@ PIPELINE_DIR = "t1_linear"
 
 
 def t1_linear_dir(caps_dir: str | Path, participant_id: str, session_id: str) -> Path:
+    """``<caps>/subjects/sub-X/ses-Y/t1_linear``: the folder of one image's t1-linear outputs (clinica's names)."""
     return Path(caps_dir) / "subjects" / participant_id / session_id / PIPELINE_DIR
 
 

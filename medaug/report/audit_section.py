@@ -1,8 +1,9 @@
-"""The audit stage's results as a markdown section of the report: :func:`audit_markdown`."""
+"""The audit stage's results as a markdown section: :func:`load_audit` reads them, :func:`audit_markdown` renders them."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -81,21 +82,45 @@ def _format(value: object, decimals: int) -> str:
     return str(value)
 
 
-def audit_markdown(results_dir: str | os.PathLike, link_prefix: str | None = None, decimals: int = 3,
-                   heading_level: int = 2) -> str:
-    """Markdown of the audit: the acceptance checks (``checks.tsv``), the summary table of
-    ``<results_dir>/audit.tsv``, the diversity of every set (``diversity.tsv``), GAN-train / GAN-test
-    (``gan.tsv``), figure links and the per-label montages (``montage_<label>.png``).
+@dataclass(frozen=True)
+class AuditResults:
+    """The audit stage's tables, read once (:func:`load_audit`), and the names of its figures that exist.
 
-    ``link_prefix``: how the report reaches ``results_dir`` (default: the path as given). Figures
-    that do not exist are left out. Raises ``FileNotFoundError`` naming the table if it is missing.
+    ``summary``: ``audit.tsv``; ``checks``, ``diversity``, ``gan``: ``checks.tsv``, ``diversity.tsv``,
+    ``gan.tsv`` (None when absent); ``figures``: (file name, caption) of every figure present, in
+    :data:`FIGURES` order, then the per-label montages.
     """
+
+    summary: pd.DataFrame
+    checks: pd.DataFrame | None = None
+    diversity: pd.DataFrame | None = None
+    gan: pd.DataFrame | None = None
+    figures: tuple[tuple[str, str], ...] = ()
+
+
+def load_audit(results_dir: str | os.PathLike) -> AuditResults:
+    """Read the audit's tables from ``results_dir``. Raises ``FileNotFoundError`` naming the summary
+    table if it is missing; the other tables are optional."""
     results_dir = Path(results_dir)
     path = results_dir / SUMMARY_TABLE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: audit summary not found (run stage audit)")
     summary = pd.read_csv(path, sep="\t", na_values=["n/a"], keep_default_na=False)
-    prefix = str(results_dir) if link_prefix is None else link_prefix
+    optional = {name: _read(results_dir / name) if (results_dir / name).is_file() else None
+                for name in (CHECKS_TABLE, DIVERSITY_TABLE)}
+    gan_path = results_dir / GAN_TABLE
+    gan = pd.read_csv(gan_path, sep="\t", na_values=["n/a"], keep_default_na=False) if gan_path.is_file() else None
+    montages = {MONTAGE.format(label=label): f"{label}: random real, PCA-d and synthetic volumes, and each set's "
+                "voxelwise sd" for label in dict.fromkeys(summary["label"].astype(str))}   # the audit's label order
+    figures = tuple((name, caption) for name, caption in {**FIGURES, **montages}.items()
+                    if (results_dir / name).is_file())
+    return AuditResults(summary, optional[CHECKS_TABLE], optional[DIVERSITY_TABLE], gan, figures)
+
+
+def audit_markdown(audit: AuditResults, link_prefix: str, decimals: int = 3, heading_level: int = 2) -> str:
+    """Markdown of the audit: the acceptance checks, the summary table, the diversity of every set,
+    GAN-train / GAN-test, the figures and the per-label montages. ``link_prefix``: how the page that
+    holds this section reaches the audit's results folder."""
     hashes = "#" * heading_level
     lines = [
         f"{hashes} Synthetic-data audit", "",
@@ -109,23 +134,15 @@ def audit_markdown(results_dir: str | os.PathLike, link_prefix: str | None = Non
         "data — **not** an ImageNet / MedicalNet FID; `real held-out halves` is the real-vs-real baseline. "
         "GAN-train: trained on synthetic, tested on the real test split; GAN-test: trained on "
         "real, tested on synthetic (thesis table 1.2).", "",
-        *_checks_lines(results_dir / CHECKS_TABLE, decimals),
-        _render(summary, SUMMARY_COLUMNS, decimals), "",
-        *_diversity_lines(results_dir / DIVERSITY_TABLE, decimals),
+        *checks_lines(audit.checks, decimals),
+        _render(audit.summary, SUMMARY_COLUMNS, decimals), "",
+        *_diversity_lines(audit.diversity, decimals),
     ]
-    gan_path = results_dir / GAN_TABLE
-    if gan_path.is_file():
-        gan = pd.read_csv(gan_path, sep="\t", na_values=["n/a"], keep_default_na=False)
+    if audit.gan is not None:
         lines += ["GAN-train / GAN-test (balanced accuracy, mean and sd over classifier runs):", "",
-                  _render(gan, GAN_COLUMNS, decimals), ""]
-    for name, caption in FIGURES.items():
-        if (results_dir / name).is_file():
-            lines += [f"![{caption}]({prefix.rstrip('/')}/{name})", ""]
-    for label in dict.fromkeys(summary["label"].astype(str)):   # the labels in the audit's order
-        name = MONTAGE.format(label=label)
-        if (results_dir / name).is_file():
-            lines += [f"![{label}: random real, PCA-d and synthetic volumes, and each set's voxelwise sd]"
-                      f"({prefix.rstrip('/')}/{name})", ""]
+                  _render(audit.gan, GAN_COLUMNS, decimals), ""]
+    for name, caption in audit.figures:
+        lines += [f"![{caption}]({link_prefix.rstrip('/')}/{name})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -138,20 +155,25 @@ def _read(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _checks_lines(path: Path, decimals: int) -> list[str]:
+def _diversity_criterion(first: pd.Series) -> str:
+    """The diversity bar in words, from the criterion column the audit wrote: a share of the real held-out
+    dissimilarity, or (``checks.tsv`` with ``criterion_ms_ssim_margin``) an additive MS-SSIM margin."""
+    if "criterion_min_dissimilarity_share" in first:
+        return (f"the synthetic dissimilarity inside the brain mask (1 - MS-SSIM) is at least "
+                f"{first['criterion_min_dissimilarity_share']} of that of the real held-out volumes (the MS-SSIM limit)")
+    return (f"the synthetic MS-SSIM inside the brain mask is at most that of the real held-out volumes + "
+            f"{first['criterion_ms_ssim_margin']}")
+
+
+def checks_lines(checks: pd.DataFrame | None, decimals: int) -> list[str]:
     """The acceptance checks table (``checks.tsv``) with a sentence stating the criteria."""
-    if not path.is_file():
-        return []
-    checks = _read(path)
-    if not len(checks):
+    if checks is None or not len(checks):
         return []
     first = checks.iloc[0]
     quantile = first.get("reconstruction_quantile")
     quantile_text = f"{float(quantile):g} quantile" if quantile is not None and not pd.isna(quantile) else "quantile"
     return [
-        f"Acceptance checks, per sampler and label: diversity ok when the synthetic dissimilarity inside the brain "
-        f"mask (1 - MS-SSIM) is at least {first['criterion_min_dissimilarity_share']} of that of the real held-out "
-        f"volumes (the MS-SSIM limit); fidelity ok when "
+        f"Acceptance checks, per sampler and label: diversity ok when {_diversity_criterion(first)}; fidelity ok when "
         f"precision >= {first['criterion_min_precision']} and recall >= {first['criterion_min_recall']} (k-NN, "
         f"synthetic subsampled to half the held-out set and scored against the other half, mean over draws "
         f"and classifier runs; real-vs-real: one held-out half against the other); memorisation ok with at "
@@ -166,11 +188,11 @@ def _checks_lines(path: Path, decimals: int) -> list[str]:
     ]
 
 
-def _diversity_lines(path: Path, decimals: int) -> list[str]:
+def _diversity_lines(diversity: pd.DataFrame | None, decimals: int) -> list[str]:
     """Mean pairwise MS-SSIM (whole volume) and RMS difference (brain mask) of every set (``diversity.tsv``)."""
-    if not path.is_file():
+    if diversity is None:
         return []
     return ["Diversity of every set: mean pairwise MS-SSIM (in the brain mask and over the whole volume, lower = "
             "more varied), RMS intensity difference (brain mask, higher = more varied) over the same seeded pairs "
             "for a set and its PCA-d reconstructions, and the variance share (in-mask voxelwise variance / that of "
-            "the real training volumes).", "", _render(_read(path), DIVERSITY_COLUMNS, decimals), ""]
+            "the real training volumes).", "", _render(diversity, DIVERSITY_COLUMNS, decimals), ""]

@@ -43,4 +43,5 @@ def table(frame: pd.DataFrame, align_right: Sequence[str] = ()) -> str:
 
 
 def image(alt: str, link: str) -> str:
+    """A markdown image with alternative text ``alt`` and a relative ``link``."""
     return f"![{alt}]({link})"

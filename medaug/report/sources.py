@@ -72,6 +72,7 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
 
 
 def report_settings(report: Mapping[str, Any]) -> ReportSettings:
-    """The rendering settings of the ``report`` parameter section."""
+    """The rendering settings of the ``report`` parameter section (``docs_dir`` optional)."""
     return ReportSettings(confidence=float(report["confidence"]), decimals=int(report["decimals"]),
-                          dpi=int(report["dpi"]), panel_size=tuple(float(x) for x in report["panel_size_inches"]))
+                          dpi=int(report["dpi"]), panel_size=tuple(float(x) for x in report["panel_size_inches"]),
+                          docs_dir=report.get("docs_dir"))

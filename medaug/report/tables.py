@@ -106,7 +106,7 @@ def _ba_by_run(runs: pd.DataFrame, trainset: str, cohort: str) -> dict[int, floa
     return {int(k): float(v) for k, v in zip(group["run"], group["balanced_accuracy"])}
 
 
-def _paired_rows(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str], confidence: float):
+def paired_rows(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: Sequence[str], confidence: float):
     """(cohort, baseline, augmented set, PairedDifference) for every set with a real-only baseline,
     every cohort: no row is left out, whatever its result."""
     for trainset in sets:
@@ -128,7 +128,7 @@ def comparison_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: S
     paired t interval, the number of paired runs, and the optimisation steps per run of each side.
     """
     rows = []
-    for cohort, baseline, trainset, paired in _paired_rows(runs, sets, cohorts, confidence):
+    for cohort, baseline, trainset, paired in paired_rows(runs, sets, cohorts, confidence):
         rows.append({
             "test cohort": cohort, "real-only": baseline.label, "augmented": trainset.label,
             "real-only BA": _interval(summarize(_ba_by_run(runs, baseline.name, cohort).values(), confidence), decimals),
@@ -198,7 +198,7 @@ def paired_runs_table(runs: pd.DataFrame, sets: Sequence[TrainingSet], cohorts: 
     ``n/a`` where one side lacks that run), then how many runs gained and the paired mean [interval]."""
     all_runs = run_indices(runs)
     rows = []
-    for cohort, baseline, trainset, paired in _paired_rows(runs, sets, cohorts, confidence):
+    for cohort, baseline, trainset, paired in paired_rows(runs, sets, cohorts, confidence):
         row = {"test cohort": cohort, "augmented": trainset.label, "real-only": baseline.label}
         for k in all_runs:
             row[f"run {k}"] = _signed(paired.differences[k], decimals) if k in paired.differences else MISSING
@@ -277,12 +277,12 @@ def vae_table(curves: Mapping[str, pd.DataFrame], vae_metrics: Mapping[str, Mapp
             "last train ELBO": number(float(curve["train_elbo"].iloc[-1]), decimals) if len(curve) else MISSING,
             "best validation ELBO": number(validation.max(), decimals) if validation.notna().any() else MISSING,
             "stop": info.get("stop_reason", MISSING),
-            **_held_out_bounds(info, decimals),
+            **held_out_bounds(info, decimals),
         })
     return pd.DataFrame(rows)
 
 
-def _held_out_bounds(info: Mapping[str, Any], decimals: int) -> dict[str, Any]:
+def held_out_bounds(info: Mapping[str, Any], decimals: int) -> dict[str, Any]:
     """Latent size, noise sd, metric temperature and the held-out bounds of the untrained start, the
     kept model, its linear path alone (networks zeroed) and the label's own PPCA (the thesis' start,
     one model per class), from the train_vae metrics."""

@@ -1,9 +1,10 @@
 """The results report: ``report.md`` plus its figures, copied or drawn into one folder beside it.
 
 :class:`ReportSources` names every input file (the stage script resolves them from params.yaml);
-:func:`write_report` checks they exist (one error listing every missing file), reads them, draws
-the balanced-accuracy plot, copies the other PNGs and writes the markdown, all atomically. The
-report holds numbers only; interpretation belongs in the README / notes.
+:func:`write_report` checks they exist (one error listing every missing file), reads them
+(:func:`load_report_data`), draws the balanced-accuracy plot, copies the other PNGs and writes the
+markdown (:func:`render`, which reads nothing), all atomically; then the docs site's results pages
+(:mod:`medaug.report.docs_pages`). The report holds numbers only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pandas as pd
 
 from medaug.bids.layout import read_table
 from medaug.report import markdown as md
-from medaug.report.audit_section import audit_markdown
+from medaug.report.audit_section import AuditResults, audit_markdown, load_audit
 from medaug.report import tables
 from medaug.report.plots import balanced_accuracy_vs_synthetic
 from medaug.report.trainsets import TrainingSet
@@ -63,12 +64,29 @@ class ReportSources:
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """``report`` parameters: interval level, decimals (percent), figure resolution and panel size."""
+    """``report`` parameters: interval level, decimals (percent), figure resolution and panel size, and
+    the folder of the docs site's results pages (:mod:`medaug.report.docs_pages`)."""
 
     confidence: float = 0.95
     decimals: int = 1
     dpi: int = 100
     panel_size: tuple[float, float] = (5.0, 4.0)
+    docs_dir: str | None = None     # where the docs site's results pages go (None: not written)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything the report shows, read from the :class:`ReportSources` by :func:`load_report_data`."""
+
+    runs: pd.DataFrame                          # runs.tsv, checked against the training sets and cohorts
+    samples: list[dict[str, Any]]               # metrics/sample_*.json, in ``sources.sample_metrics`` order
+    vae_curves: dict[str, pd.DataFrame]         # label -> training_curve.tsv
+    vae_metrics: dict[str, dict[str, Any]]      # label -> metrics/train_vae/<label>.json (those present)
+    qc_images: dict[str, pd.DataFrame]          # cohort -> images.tsv
+    qc_runs: dict[str, dict[str, Any]]          # cohort -> metrics/preprocess/<cohort>.json (those present)
+    split: dict[str, Any]                       # metrics/split.json
+    timings: list[dict[str, Any]]               # metrics/timings/*.json
+    audit: AuditResults | None = None           # results/audit (when the sources name it)
 
 
 class ReportInputError(FileNotFoundError):
@@ -76,13 +94,15 @@ class ReportInputError(FileNotFoundError):
 
 
 def check_sources(sources: ReportSources) -> None:
+    """Raise :class:`ReportInputError` listing every required input file that is missing."""
     missing = [str(p) for p in sources.required() if not p.is_file()]
     if missing:
         raise ReportInputError("report: missing input file(s) (run the stages that write them first): "
                                + ", ".join(missing))
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """The JSON document at ``path``; :class:`ReportInputError` naming the file if it is not valid JSON."""
     try:
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
@@ -98,6 +118,21 @@ def read_runs(path: Path, sets: Sequence[TrainingSet], cohorts: Sequence[str]) -
     if absent:
         raise ReportInputError(f"{path}: no runs for {', '.join(absent)} (rerun stage evaluate with these parameters)")
     return runs
+
+
+def load_report_data(sources: ReportSources) -> ReportData:
+    """Read every input of the report (after :func:`check_sources`)."""
+    return ReportData(
+        runs=read_runs(sources.runs_table, sources.trainsets, sources.test_cohorts),
+        samples=[read_json(p) for p in sources.sample_metrics],
+        vae_curves={label: read_table(tsv, ("epoch", "train_elbo")) for label, (tsv, _) in sources.vae_curves.items()},
+        vae_metrics={label: read_json(p) for label, p in sources.vae_metrics.items() if Path(p).is_file()},
+        qc_images={cohort: read_table(p, QC_COLUMNS) for cohort, p in sources.qc_tables.items()},
+        qc_runs={cohort: read_json(p) for cohort, p in sources.qc_metrics.items() if Path(p).is_file()},
+        split=read_json(sources.split_metrics),
+        timings=[read_json(p) for p in sources.timings],
+        audit=load_audit(sources.audit_dir) if sources.audit_dir is not None else None,
+    )
 
 
 def _link(report_path: Path, figures_dir: Path, name: str) -> str:
@@ -133,8 +168,7 @@ def _convergence_section(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> lis
     """Where each set's kept checkpoints lie in the step budget (kept / stopped / cap steps)."""
     out = ["## Classifier convergence", ""]
     if not tables.has_convergence(runs):
-        return out + ["The runs did not record their kept and stopped steps (trained before the selection "
-                      "criterion and early stopping were recorded).", ""]
+        return out + ["The runs table records no kept and stopped steps (columns `kept_step`, `stopped_step`).", ""]
     return out + ["Per training set: the validation criterion that chose the kept checkpoint, the step cap, "
                   "the kept and the stopped step over runs, how many runs stopped early (no better "
                   "validation for `patience` validations) and how many kept a checkpoint in the last 20 % "
@@ -142,17 +176,17 @@ def _convergence_section(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> lis
                   md.table(tables.convergence_table(runs, sets)), ""]
 
 
-def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame, figure: dict[str, str]) -> str:
-    """The markdown text; ``figure`` maps figure keys to links relative to the report."""
+def render(sources: ReportSources, settings: ReportSettings, data: ReportData, figure: dict[str, str]) -> str:
+    """The markdown text of data already read; ``figure`` maps figure keys to links relative to the report."""
     d = settings.decimals
     level = f"{100 * settings.confidence:g} %"
-    sets, cohorts = list(sources.trainsets), list(sources.test_cohorts)
+    sets, cohorts, runs = list(sources.trainsets), list(sources.test_cohorts), data.runs
     out = ["# medaug results report", ""]
     out += ["How to read this: every classifier metric is in percent, computed on the test cohorts "
             f"({', '.join(cohorts)}); the training cohort's column is its held-out test split. "
             "`mean ± sd` is over runs (sd with ddof=1); a run is one training seed. Intervals are "
             f"two-sided {level} Student t intervals of the mean over runs (mean ± t·sd/√n). "
-            "This report holds numbers only; their interpretation is written elsewhere (README, notes).", ""]
+            "This report holds numbers only; the docs site's results pages say what they show.", ""]
 
     out += ["## Classification results", "",
             "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
@@ -169,34 +203,29 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
     out += ["## Synthetic volumes", ""]
     for label in sources.synthetic_montages:
         out += [f"### {label}: real vs synthetic", "", md.image(f"{label} real vs synthetic", figure[f"syn:{label}"]), ""]
-    samples = [_json(p) for p in sources.sample_metrics]
-    out += ["### Samplers", "", md.table(tables.sampler_table(samples, d)), ""]
+    out += ["### Samplers", "", md.table(tables.sampler_table(data.samples, d)), ""]
 
-    curves = {label: read_table(tsv, ("epoch", "train_elbo")) for label, (tsv, _) in sources.vae_curves.items()}
-    vae_info = {label: _json(p) for label, p in sources.vae_metrics.items() if Path(p).is_file()}
-    if sources.audit_dir is not None:
-        out += [audit_markdown(sources.audit_dir, link_prefix=figure["audit"], heading_level=2), ""]
+    if data.audit is not None:
+        out += [audit_markdown(data.audit, link_prefix=figure["audit"], heading_level=2), ""]
 
-    out += ["## Generative model training", "", md.table(tables.vae_table(curves, vae_info, d)), ""]
+    out += ["## Generative model training", "", md.table(tables.vae_table(data.vae_curves, data.vae_metrics, d)), ""]
     for label in sources.vae_curves:
         out += [f"### {label}", "", md.image(f"{label} training curve", figure[f"vae:{label}"]), ""]
 
-    images = {cohort: read_table(p, QC_COLUMNS) for cohort, p in sources.qc_tables.items()}
-    qc_runs = {cohort: _json(p) for cohort, p in sources.qc_metrics.items() if Path(p).is_file()}
-    flagged = tables.flagged_images(images, d)
+    flagged = tables.flagged_images(data.qc_images, d)
     out += ["## Preprocessing quality control", "",
             "NCC: normalised cross-correlation with the template inside its brain mask.", "",
-            md.table(tables.qc_table(images, d, qc_runs)), ""]
+            md.table(tables.qc_table(data.qc_images, d, data.qc_runs)), ""]
     out += ["Flagged or failed images:", "", md.table(flagged) if len(flagged) else "None.", ""]
     for cohort in sources.qc_montages:
         out += [f"### {cohort}", "", md.image(f"{cohort} QC montage", figure[f"qc:{cohort}"]), ""]
 
     out += ["## Cohorts and splits", "", "Participants per split and label.", "",
-            md.table(tables.split_table(_json(sources.split_metrics))), ""]
+            md.table(tables.split_table(data.split)), ""]
     for cohort in sources.cohort_montages:
         out += [f"### {cohort}", "", md.image(f"{cohort} montage", figure[f"cohort:{cohort}"]), ""]
 
-    timing_frame, total, elapsed = tables.timing_table([_json(p) for p in sources.timings], d)
+    timing_frame, total, elapsed = tables.timing_table(data.timings, d)
     out += ["## Run time", ""]
     if len(timing_frame):
         out += ["Wall time of each stage (this report's own stage is not included).", "",
@@ -211,10 +240,11 @@ def render(sources: ReportSources, settings: ReportSettings, runs: pd.DataFrame,
 
 def write_report(sources: ReportSources, report_path: str | os.PathLike, figures_dir: str | os.PathLike,
                  settings: ReportSettings = ReportSettings()) -> str:
-    """Write ``report_path`` and the folder ``figures_dir`` (replaced as a whole); return the markdown."""
+    """Write ``report_path``, the folder ``figures_dir`` (replaced as a whole) and, when
+    ``settings.docs_dir`` is set, the docs site's results pages; return the report's markdown."""
     check_sources(sources)
     report_path, figures_dir = Path(report_path), Path(figures_dir)
-    runs = read_runs(sources.runs_table, sources.trainsets, sources.test_cohorts)
+    data = load_report_data(sources)
     copies = {**{f"syn:{k}": (p, f"synthetic_montage_{k}.png") for k, p in sources.synthetic_montages.items()},
               **{f"vae:{k}": (png, f"vae_training_curve_{k}.png") for k, (_, png) in sources.vae_curves.items()},
               **{f"qc:{k}": (p, f"qc_montage_{k}.png") for k, p in sources.qc_montages.items()},
@@ -226,9 +256,13 @@ def write_report(sources: ReportSources, report_path: str | os.PathLike, figures
     with atomic_directory(figures_dir) as tmp:
         for source, name in copies.values():
             shutil.copyfile(source, tmp / name)
-        balanced_accuracy_vs_synthetic(runs, sources.trainsets, sources.test_cohorts, tmp / BA_PLOT,
+        balanced_accuracy_vs_synthetic(data.runs, sources.trainsets, sources.test_cohorts, tmp / BA_PLOT,
                                        settings.dpi, settings.panel_size)
-        text = render(sources, settings, runs, figure)
+        text = render(sources, settings, data, figure)
     with atomic_path(report_path) as tmp:
         tmp.write_text(text)
+    if settings.docs_dir is not None:
+        from medaug.report.docs_pages import results_data, results_pages, write_results_pages  # here: python -m runs it as __main__
+
+        write_results_pages(results_pages(results_data(sources, data), settings), settings.docs_dir)
     return text

@@ -121,4 +121,5 @@ def balance_margin(pvalues: PValues, criteria: BalanceCriteria) -> float:
 
 
 def is_balanced(pvalues: PValues, criteria: BalanceCriteria) -> bool:
+    """Whether every balance test passes its threshold (:func:`balance_margin` is not negative)."""
     return balance_margin(pvalues, criteria) >= 0.0

@@ -70,6 +70,7 @@ def read_cohorts(params: Mapping[str, Any]) -> tuple[Cohort, list[Cohort]]:
 
 
 def build_splitter(params: Mapping[str, Any]) -> CohortSplitter:
+    """The :class:`CohortSplitter` of the ``split`` parameters (test size, validation share, balance tests, train subset)."""
     balance, subset = params["balance"], params["train_subset"]
     return CohortSplitter(
         n_test_per_label=int(params["n_test_per_label"]),

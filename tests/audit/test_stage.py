@@ -13,7 +13,7 @@ import torch
 
 from medaug.audit import stage
 from medaug.classify import build_classifier, save_classifier
-from medaug.report.audit_section import audit_markdown
+from medaug.report.audit_section import audit_markdown, load_audit
 from tests._classify_fixtures import SHAPE, make_classification_cohort
 from tests.audit._shared import CRITERIA, SMALL_MS_SSIM
 from tests.audit.test_reconstruction import save_label_models
@@ -117,7 +117,7 @@ def test_stage_flags_a_planted_copy_and_writes_finite_metrics(tmp_path):
     for label in ("CN", "AD"):
         assert (results / f"montage_{label}.png").is_file(), label
 
-    markdown = audit_markdown(results, link_prefix="../audit")
+    markdown = audit_markdown(load_audit(results), link_prefix="../audit")
     assert "MS-SSIM real held-out" in markdown and "at least 0.6 of that" in markdown and "recall >= 0.3" in markdown
     assert "variance share" in markdown and "real-vs-real" in markdown and "0.05 quantile" in markdown
     assert "| hmc | AD |" in markdown and "**no**" in markdown                 # the planted copy fails

@@ -166,7 +166,7 @@ def test_budget_parameters_are_checked() -> None:
         TrainingBudget.from_dict({"unit": "steps", "steps": None, "eval_every": 5})
     with pytest.raises(ValueError, match="classify.training.budget: unknown key"):
         TrainingBudget.from_dict({"unit": "steps", "steps": 10, "eval_every": 5, "patience": 3})
-    with pytest.raises(ValueError, match="training.epochs is now classify.training.budget"):
+    with pytest.raises(ValueError, match="training.epochs is not a parameter: set classify.training.budget"):
         ClassifierTrainingConfig.from_dict({"epochs": 3})
     config = ClassifierTrainingConfig.from_dict({"budget": {"unit": "steps", "steps": 20, "eval_every": 5}}, seed=1)
     assert config.budget.to_dict() == {"unit": "steps", "steps": 20, "eval_every": 5} and config.seed == 1

@@ -1,7 +1,7 @@
 """t1-linear on synthetic whole-head images with a known pose: affine only, and accurate.
 
 Fast tests use a coarse set-up (2 mm template grid, 4 mm images, 4 mm registration); the slow test
-runs the demo parameters on 1 mm-template outputs of 2 mm images (issue item 7).
+runs the demo parameters on 1 mm-template outputs of 2 mm images.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_demo_parameters_match_ground_truth_at_1mm_template(seed):
 @pytest.mark.slow
 @pytest.mark.parametrize(("seed", "site"), [(31, "SITE-A"), (32, "SITE-B")])
 def test_demo_generator_subjects_match_their_ground_truth(repo_params, seed, site):
-    """Issue item 7 on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
+    """The demo parameters on subjects of the demo generator itself (scalp shell, bias, noise, LAS storage)."""
     import nibabel as nib
 
     from medaug.cohort import CohortConfig, render_image

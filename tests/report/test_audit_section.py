@@ -2,9 +2,9 @@
 
 import pytest
 
-from medaug.report.audit_section import audit_markdown
+from medaug.report.audit_section import load_audit
 
 
-def test_audit_markdown_names_the_missing_table(tmp_path):
+def test_load_audit_names_the_missing_table(tmp_path):
     with pytest.raises(FileNotFoundError, match="audit.tsv"):
-        audit_markdown(tmp_path)
+        load_audit(tmp_path)

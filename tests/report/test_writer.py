@@ -311,4 +311,4 @@ def test_convergence_table_from_the_runs_kept_and_stopped_steps(tmp_path: Path) 
 
 def test_runs_without_kept_steps_say_so(built) -> None:
     _, text = built
-    assert "did not record their kept and stopped steps" in section(text, "Classifier convergence")
+    assert "records no kept and stopped steps" in section(text, "Classifier convergence")

@@ -1,6 +1,6 @@
 """Benchmark of t1-linear: median wall seconds per subject on one core (not a test).
 
-    python -m benchmarks.preprocess [--voxel-mm 1 2] [--subjects 3] [--bids DIR] [--out results/benchmarks/preprocess.json]
+    python -m benchmarks.speed.preprocess [--voxel-mm 1 2] [--subjects 3] [--bids DIR] [--out results/benchmarks/preprocess.json]
 
 Images come from a demo BIDS dataset given with ``--bids`` (e.g. generated at 1 mm by the cohort
 stage), or else from the synthetic whole-head fixture of the tests (a posed, biased, noisy MNI head,

@@ -1,6 +1,6 @@
 """Where the synthetic volumes vary: voxelwise variance inside the brain, at its edge and outside it.
 
-    python benchmarks/sample_variance_regions.py [--params params.yaml]
+    python -m benchmarks.studies.sample_variance_regions [--params params.yaml]
 
 For each label, the voxelwise variance over the real training volumes and over each sampler's
 synthetic volumes, averaged over three regions of the model-ready grid: the brain interior (the
@@ -21,7 +21,6 @@ import numpy as np
 import yaml
 from scipy import ndimage
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.preprocess.model_ready import downsample  # noqa: E402
 from medaug.preprocess.run import PreprocessSettings  # noqa: E402

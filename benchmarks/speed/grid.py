@@ -2,8 +2,8 @@
 estimate of the ADNI/AIBL study on N GPUs.
 
     # in a scratch clone where `dvc repro` has run (e.g. the tiny profile), never in your working copy:
-    python benchmarks/grid.py measure --repeats 3 --workers 2
-    python benchmarks/grid.py estimate --profile profiles/adni-aibl.yaml --gpus 1 4 8 16 32 64 128
+    python -m benchmarks.speed.grid measure --repeats 3 --workers 2
+    python -m benchmarks.speed.grid estimate --profile profiles/adni-aibl.yaml --gpus 1 4 8 16 32 64 128
 
 ``measure`` deletes ``classify.out_dir`` before every timed run, so that exactly the grid's stages
 (``train_classifier@*``, ``train_classifier_synthetic@*``) are stale; it then times ``dvc repro`` of
@@ -11,7 +11,7 @@ those stages and ``python -m medaug.grid run`` of the same stages (the local clu
 included), alternately, and checks that every file they write is byte-identical between the two.
 
 ``estimate`` is arithmetic, not a measurement: each run's time is ``epochs x images per epoch /
-rate`` (the rate measured for Conv5_FC3 A2 on one H200, about 470 volumes/s, README "Expected run times"), with the number
+rate`` (the rate measured for Conv5_FC3 A2 on one H200, about 470 volumes/s), with the number
 of real training images given on the command line (ADNI's stable CN + AD train split); the runs are
 then packed longest first onto N GPUs (LPT), and serial / packed is the speed-up.
 """

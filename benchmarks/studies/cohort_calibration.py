@@ -8,8 +8,8 @@ separable or pure-noise demo would defeat its purpose.
 
 Speed: median seconds to generate and write one subject on one core.
 
-    python benchmarks/cohort_calibration.py                    # uses data/bids from `dvc repro cohort`
-    python benchmarks/cohort_calibration.py --generate         # generates the cohorts into a temp dir first
+    python -m benchmarks.studies.cohort_calibration                    # uses data/bids from `dvc repro cohort`
+    python -m benchmarks.studies.cohort_calibration --generate         # generates the cohorts into a temp dir first
 """
 
 from __future__ import annotations

@@ -3,11 +3,11 @@ arithmetic floor, and Pythae 0.1.2's RHVAE on the same networks.
 
 Not a test: run it by hand and report the figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/rhvae_step.py --threads 1
-    OMP_NUM_THREADS=1 python benchmarks/rhvae_step.py --threads 1 --shape 24 28 24 --batch-size 4 --skip-pythae
-    python benchmarks/rhvae_step.py --device cuda --shape 169 208 179 --mode cudagraph
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.rhvae_step --threads 1
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.rhvae_step --threads 1 --shape 24 28 24 --batch-size 4 --skip-pythae
+    python -m benchmarks.speed.rhvae_step --device cuda --shape 169 208 179 --mode cudagraph
     # with Pythae (benchmark-only extra, in its own virtual environment):
-    OMP_NUM_THREADS=1 /tmp/pythae-venv/bin/python benchmarks/rhvae_step.py --threads 1
+    OMP_NUM_THREADS=1 /tmp/pythae-venv/bin/python -m benchmarks.speed.rhvae_step --threads 1
 
 One process, one input batch (default 8 x 1 x 84 x 104 x 89, latent 10, K = 3, eps 1e-3, T 1.5,
 lambda 1e-2, sqrt(beta0) 0.3), identical conv encoder / decoder / metric networks (Pythae's model
@@ -16,7 +16,7 @@ gets copies of our RHVAE's modules, so the weights are the same too). A step is 
 hits all of them alike); the script prints the median of ``--steps`` steps after ``--warmup`` untimed
 ones, and when CUDA is used the peak memory of each (``torch.cuda.max_memory_allocated``).
 
-**Arithmetic floor** (issue: RHVAE step within 1.3x of it). The same network passes as one RHVAE
+**Arithmetic floor** (goal: an RHVAE step within 1.3x of it). The same network passes as one RHVAE
 step, run back to back with none of the metric algebra or fixed-point iterations (thesis ch. 1,
 alg. 1): the encoder and the metric network on x; K + 1 decoder evaluations, each with its
 z-gradient d/dz log p(x|z) (``create_graph`` when the gradient is exact, so the backward holds the
@@ -48,23 +48,18 @@ import contextlib
 import copy
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.common import synchronize  # noqa: E402
 from medaug.models.networks import NetworkConfig  # noqa: E402
 from medaug.models.rhvae import RHVAE, RHVAEConfig  # noqa: E402
 from medaug.models.vae import VAE, VAEConfig  # noqa: E402
 
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def interleaved_medians(steps: dict[str, Callable[[], None]], repeats: int, warmup: int,
@@ -120,7 +115,7 @@ class FloorModel(torch.nn.Module):
         log_likelihood = None
         for _ in range(cfg.n_leapfrog + 1):
             z_in = z if z.requires_grad else z.detach().requires_grad_(True)
-            log_likelihood = model.reconstruction_log_likelihood(x, model.decode(z_in))
+            log_likelihood = model.reconstruction_log_likelihood(x, model.decoder_output(z_in))  # logits for Bernoulli
             (grad,) = torch.autograd.grad(log_likelihood.sum(), z_in, create_graph=exact, retain_graph=True)
             z = z + cfg.leapfrog_step_size * grad
         loss = -(log_likelihood.mean() - 0.5 * z.pow(2).sum(-1).mean()) + 1e-6 * factors.sum() - log_var.mean()

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Every GPU figure of the README on one GPU, side by side with the earlier H200 measurements (measured with the code of commit
+# The GPU figures of docs/gpu.md on one GPU, side by side with reference H200 measurements (code of commit
 # 589613c) and with pythae 0.1.2: RHVAE / VAE steps and their arithmetic floor at 84x104x89 and
 # 169x208x179 (eager, CUDA graph, torch.compile), bf16, peak memory, Conv5_FC3 A1 / A2 settings one by
 # one, latent HMC with batched chains on the device (and its CPU figure against main's code).
 #
-#   benchmarks/gpu_check.sh                 # on the GPU machine: about 6-8 min on one H200
-#   benchmarks/gpu_check.sh --cpu-smoke     # anywhere: tiny sizes on the CPU, < 1 min; proves the script
+#   benchmarks/gpu/gpu_check.sh                 # on the GPU machine: about 6-8 min on one H200
+#   benchmarks/gpu/gpu_check.sh --cpu-smoke     # anywhere: tiny sizes on the CPU, < 1 min; proves the script
 #                                           # (one run per code path: eager, the CUDA-graph fallback, bf16,
 #                                           # HMC against main, Conv5_FC3; the other runs print "skipped")
 #
@@ -20,7 +20,7 @@
 # (GPU_CHECK_BUDGET seconds, default 450); a benchmark that finds under 10 s left is skipped, so the
 # whole check ends within about 8 min (expected: about 6 min).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 MODE=gpu
 OUT_DIR=/tmp/gpu_check
@@ -88,13 +88,13 @@ bench() {
   [ "$rc" -ne 0 ] && echo "$name: exit $rc (124: over its ${limit}s limit)"
   return 0
 }
-rhvae() {  # rhvae NAME LIMIT [args...]: benchmarks/rhvae_step.py, with pythae on the path when it is there
+rhvae() {  # rhvae NAME LIMIT [args...]: benchmarks.speed.rhvae_step, with pythae on the path when it is there
   local name="$1" limit="$2"; shift 2
   if [ -n "$PYTHAE_PATH" ]; then
-    bench "$name" "$limit" env PYTHONPATH="$PYTHAE_PATH:$PYTHONPATH" "$PY" benchmarks/rhvae_step.py \
+    bench "$name" "$limit" env PYTHONPATH="$PYTHAE_PATH:$PYTHONPATH" "$PY" -m benchmarks.speed.rhvae_step \
       --device "$DEV" --steps "$STEPS" --json "$OUT_DIR/$name.json" "$@"
   else
-    bench "$name" "$limit" "$PY" benchmarks/rhvae_step.py --device "$DEV" --steps "$STEPS" \
+    bench "$name" "$limit" "$PY" -m benchmarks.speed.rhvae_step --device "$DEV" --steps "$STEPS" \
       --json "$OUT_DIR/$name.json" --skip-pythae "$@"
   fi
 }
@@ -113,20 +113,20 @@ gpu_only rhvae_s2_b16 || rhvae rhvae_s2_b16 60 --shape $S2 --batch-size $B_BIG -
 rhvae rhvae_s2_b16_bf16 60 --shape $S2 --batch-size $B_BIG --gradient exact --skip-floor --skip-pythae --bf16
 
 # --- latent HMC (goal 3): CPU figure against main's code, then the device ---
-bench hmc_cpu 90 "$PY" benchmarks/latent_hmc.py --device cpu --threads 1 --chains 50 --steps $HMC_STEPS \
+bench hmc_cpu 90 "$PY" -m benchmarks.speed.latent_hmc --device cpu --threads 1 --chains 50 --steps $HMC_STEPS \
   --leapfrog $HMC_LF --centroids $HMC_CENTROIDS --repeats 2 --json "$OUT_DIR/hmc_cpu.json"
 if [ "$MODE" = gpu ]; then
-  bench hmc_gpu_50 60 "$PY" benchmarks/latent_hmc.py --device cuda --chains 50 --steps $HMC_STEPS --leapfrog $HMC_LF \
+  bench hmc_gpu_50 60 "$PY" -m benchmarks.speed.latent_hmc --device cuda --chains 50 --steps $HMC_STEPS --leapfrog $HMC_LF \
     --centroids $HMC_CENTROIDS --repeats 1 --chunk-elements 2147483648 --json "$OUT_DIR/hmc_gpu_50.json"
 fi
-gpu_only hmc_gpu_10000 || bench hmc_gpu_10000 60 "$PY" benchmarks/latent_hmc.py --device "$DEV" --chains $HMC_MANY --steps $HMC_STEPS \
+gpu_only hmc_gpu_10000 || bench hmc_gpu_10000 60 "$PY" -m benchmarks.speed.latent_hmc --device "$DEV" --chains $HMC_MANY --steps $HMC_STEPS \
   --leapfrog $HMC_LF --centroids $HMC_CENTROIDS --repeats 1 --skip-main --chunk-elements 2147483648 \
   --json "$OUT_DIR/hmc_gpu_10000.json"
 
 # --- Conv5_FC3 (goal 4): each setting alone against fp32 ---
-bench classifier_a1 90 "$PY" benchmarks/classifier_step.py --device "$DEV" --variant A1 $A1 --batch-size $CLS_B1 \
+bench classifier_a1 90 "$PY" -m benchmarks.speed.classifier_step --device "$DEV" --variant A1 $A1 --batch-size $CLS_B1 \
   --steps $STEPS --json "$OUT_DIR/classifier_a1.json"
-gpu_only classifier_a2 || bench classifier_a2 60 "$PY" benchmarks/classifier_step.py --device "$DEV" --variant A2 $A2 --batch-size $CLS_B2 \
+gpu_only classifier_a2 || bench classifier_a2 60 "$PY" -m benchmarks.speed.classifier_step --device "$DEV" --variant A2 $A2 --batch-size $CLS_B2 \
   --steps $STEPS --json "$OUT_DIR/classifier_a2.json"
 
 # --- last, so that the budget cuts it first ---
@@ -136,9 +136,9 @@ gpu_only rhvae_s1_compile || rhvae rhvae_s1_compile "$LONG" --shape $S1 --batch-
 
 echo; echo "== summary ($(( $(date +%s) - STARTED )) s in all)"
 if [ "$MODE" = gpu ]; then
-  "$PY" benchmarks/gpu_check_summary.py "$OUT_DIR" | tee "$OUT_DIR/summary.txt"
+  "$PY" -m benchmarks.gpu.gpu_check_summary "$OUT_DIR" | tee "$OUT_DIR/summary.txt"
 else
-  "$PY" benchmarks/gpu_check_summary.py "$OUT_DIR" --cpu-smoke | tee "$OUT_DIR/summary.txt"
+  "$PY" -m benchmarks.gpu.gpu_check_summary "$OUT_DIR" --cpu-smoke | tee "$OUT_DIR/summary.txt"
 fi
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ] && [ "$OUT" != "$OUT_DIR" ]; then
   tar czf "$OUT/gpu_check.tgz" -C "$OUT_DIR" . && cp "$OUT_DIR/summary.txt" "$OUT/summary.txt"

@@ -2,8 +2,8 @@
 
 Not a test: run it by hand and report the figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/latent_hmc.py --chains 50 --steps 300 --leapfrog 15 --threads 1
-    python benchmarks/latent_hmc.py --device cuda --chains 10000 --chunk-elements 2147483648
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.latent_hmc --chains 50 --steps 300 --leapfrog 15 --threads 1
+    python -m benchmarks.speed.latent_hmc --device cuda --chains 10000 --chunk-elements 2147483648
 
 A random RHVAE metric (``--centroids`` c_i ~ N(0, I) in d = ``--latent``, L_i lower-triangular with
 a positive diagonal, T = 1.5, lambda = 1e-2) and the target log p(z) = -1/2 log det G(z) of
@@ -33,8 +33,7 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import REPO_ROOT as ROOT, synchronize  # noqa: E402
 
 from medaug.models.metric import RHVAEMetric  # noqa: E402
 from medaug.sampling.hmc import hmc_chains  # noqa: E402
@@ -61,10 +60,6 @@ def random_metric(n_centroids: int, dim: int, seed: int, device: torch.device) -
     factors = factors + torch.diag_embed(0.5 + torch.rand(n_centroids, dim, generator=generator))
     return RHVAEMetric(centroids, factors, temperature=1.5, lam=1e-2).to(device)
 
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

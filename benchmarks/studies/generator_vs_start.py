@@ -1,6 +1,6 @@
 """Does the trained generator beat its PPCA start on held-out volumes, and how much real variance do its samples hold?
 
-    python benchmarks/generator_vs_start.py [--params params.yaml] [--labels CN AD]
+    python -m benchmarks.studies.generator_vs_start [--params params.yaml] [--labels CN AD]
         [--set training.linear_path_learning_rate=1e-4 --set network.latent_size=auto ...]
 
 Trains one model per label with the ``train_vae`` parameters (``--set`` overrides keys of that
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import tempfile
 from pathlib import Path
 
@@ -27,9 +26,8 @@ import numpy as np
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.sample_variance_regions import brain_regions  # noqa: E402
+from benchmarks.studies.sample_variance_regions import brain_regions  # noqa: E402
 from medaug.audit.diversity import variance_share  # noqa: E402
 from medaug.audit.reconstruction import reconstruct  # noqa: E402
 from medaug.models.checkpoint import load_model  # noqa: E402

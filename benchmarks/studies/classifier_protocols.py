@@ -1,6 +1,6 @@
 """Real + synthetic against real under two classifier protocols: the demo's and the thesis'.
 
-    python benchmarks/classifier_protocols.py [--params params.yaml] [--runs 0 1 2 3 4]
+    python -m benchmarks.studies.classifier_protocols [--params params.yaml] [--runs 0 1 2 3 4]
         [--trainsets real real-synthetic-200] [--out /tmp/classifier_protocols]
         [--write benchmarks/results/classifier_protocols.md]
 
@@ -23,7 +23,6 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.classify.run import evaluate_runs, train_trainset  # noqa: E402
 from medaug.report.statistics import paired_difference, summarize  # noqa: E402
@@ -82,7 +81,7 @@ def main() -> None:
     demo_runs = demo_runs[demo_runs["trainset"].isin(args.trainsets)]
     thesis_runs = pd.read_csv(out / "results" / "runs.tsv", sep="\t")
     text = [f"# Real + synthetic against real, two classifier protocols ({len(args.runs)} thesis-protocol runs)", "",
-            "Command: `python benchmarks/classifier_protocols.py " + " ".join(sys.argv[1:]) + "`", "",
+            "Command: `python -m benchmarks.studies.classifier_protocols " + " ".join(sys.argv[1:]) + "`", "",
             "Balanced accuracy in %, mean [95 % t interval]; difference: paired by run (same seed, same test "
             "images), mean [95 % t interval] (runs with a gain / runs).", ""]
     for name, runs in (("demo protocol (early stopping on validation loss under a step cap)", demo_runs),

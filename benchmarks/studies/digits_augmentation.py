@@ -3,8 +3,8 @@ sec. 1.4, tables 1.3 and 1.10-1.11; the classifiers of fig. 1.5).
 
 Not a test: run it by hand and report the figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/digits_augmentation.py            # the run of results/digits_augmentation.md
-    OMP_NUM_THREADS=1 python benchmarks/digits_augmentation.py --seeds 1 --settings thesis --max-epochs 20 --hmc-steps 5 --no-write
+    OMP_NUM_THREADS=1 python -m benchmarks.studies.digits_augmentation            # the run of results/digits_augmentation.md
+    OMP_NUM_THREADS=1 python -m benchmarks.studies.digits_augmentation --seeds 1 --settings thesis --max-epochs 20 --hmc-steps 5 --no-write
 
 Protocol (one seed = one repetition, everything re-drawn):
 
@@ -61,7 +61,6 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -72,8 +71,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold  # noqa: E402
 from sklearn.neural_network import MLPClassifier  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import REPO_ROOT as ROOT  # noqa: E402
 
 from medaug.models.decode import decoded_batches  # noqa: E402
 from medaug.models.networks import NetworkConfig  # noqa: E402
@@ -248,7 +246,7 @@ def markdown(scores: dict, info: dict, args: argparse.Namespace, wall_s: float, 
         "# Data augmentation on scikit-learn's digits: one RHVAE per class",
         "",
         "Chadebec, PhD thesis, ch. 1, sec. 1.4 (protocol of table 1.3, classifiers of fig. 1.5), networks of "
-        "table 1.10, RHVAE parameters of table 1.11. Script: `benchmarks/digits_augmentation.py` (its docstring "
+        "table 1.10, RHVAE parameters of table 1.11. Script: `python -m benchmarks.studies.digits_augmentation` (its docstring "
         "gives the protocol and every setting).",
         "",
         f"Command: `{command}`",
@@ -317,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
-    command = "OMP_NUM_THREADS=1 python benchmarks/digits_augmentation.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "OMP_NUM_THREADS=1 python -m benchmarks.studies.digits_augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
     wall, cpu = time.perf_counter(), time.process_time()
     scores, info = run(args)
     text = markdown(scores, info, args, time.perf_counter() - wall, time.process_time() - cpu, command.strip())

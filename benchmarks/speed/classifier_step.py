@@ -3,9 +3,9 @@ the GPU settings (channels-last-3d, bf16, cuDNN), one at a time.
 
 Not a test: run it by hand and report the figures.
 
-    python benchmarks/classifier_step.py --device cuda --variant A1 --batch-size 16
-    python benchmarks/classifier_step.py --device cuda --variant A2 --batch-size 32
-    OMP_NUM_THREADS=1 python benchmarks/classifier_step.py --variant A2 --shape 32 40 36 --batch-size 2 --threads 1
+    python -m benchmarks.speed.classifier_step --device cuda --variant A1 --batch-size 16
+    python -m benchmarks.speed.classifier_step --device cuda --variant A2 --batch-size 32
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.classifier_step --variant A2 --shape 32 40 36 --batch-size 2 --threads 1
 
 A step is forward + cross-entropy + backward + Adam on a random batch (B, 1, D, H, W) with random
 labels. Variants: ``A1`` = ``baseline`` (169x208x179), ``A2`` = ``baseline-downsampled``
@@ -42,8 +42,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import REPO_ROOT as ROOT, synchronize  # noqa: E402
 
 
 def _load_networks_module():
@@ -68,10 +67,6 @@ SETTINGS = {
     "all": {"channels_last": True, "bf16": True, "cudnn_benchmark": True},
 }
 
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def make_step(network: nn.Module, batch: torch.Tensor, labels: torch.Tensor, device: torch.device,

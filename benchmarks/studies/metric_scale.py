@@ -1,6 +1,6 @@
 """Scale of a trained RHVAE's metric against the spread of its latent codes.
 
-    python benchmarks/metric_scale.py data/models/AD/model [data/models/CN/model ...]
+    python -m benchmarks.studies.metric_scale data/models/AD/model [data/models/CN/model ...]
 
 The RHVAE metric G^-1(z) = sum_i L_i L_i^T exp(-|z - c_i|^2 / T^2) + lambda I (thesis eq. 1.7) is
 only informative when its kernel width T and the size of L_i match the spacing of the centroids
@@ -13,15 +13,12 @@ pairwise distance, and the mean number of centroids within one T of a centroid.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from medaug.models.checkpoint import load_model  # noqa: E402
+from medaug.models.checkpoint import load_model
 
 
 def metric_scale(model_dir: str) -> dict[str, float]:
@@ -50,6 +47,14 @@ def metric_scale(model_dir: str) -> dict[str, float]:
     }
 
 
-if __name__ == "__main__":
-    for directory in sys.argv[1:]:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dirs", nargs="+", help="model folders (model.json + safetensors), e.g. data/models/AD/model")
+    args = parser.parse_args(argv)
+    for directory in args.model_dirs:
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in metric_scale(directory).items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

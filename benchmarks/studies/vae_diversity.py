@@ -1,6 +1,6 @@
 """Does a generative model generate? Diversity of reconstructions and samples against a PCA ceiling.
 
-    python benchmarks/vae_diversity.py --label AD --steps 600 [--set rhvae.n_leapfrog=0 ...]
+    python -m benchmarks.studies.vae_diversity --label AD --steps 600 [--set rhvae.n_leapfrog=0 ...]
 
 Trains one model of the family (the settings of params.yaml's ``train_vae`` section, with
 ``--set section.key=value`` overrides) for a fixed number of Adam steps on one label's training
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -31,7 +30,6 @@ import numpy as np
 import torch
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.audit.diversity import mean_pairwise_ms_ssim  # noqa: E402
 from medaug.models.diagnostics import mean_pairwise_rms as pairwise_rms  # noqa: E402

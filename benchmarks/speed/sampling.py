@@ -7,7 +7,7 @@ C chains x S MCMC steps x K leapfrog steps. Prints the median wall time of each 
 pythae is a benchmark-only extra; install it in a separate venv so it cannot pull a CUDA torch:
     python -m venv /tmp/pythae-venv --system-site-packages
     /tmp/pythae-venv/bin/pip install --no-deps pythae==0.1.2 imageio
-    /tmp/pythae-venv/bin/python benchmarks/sampling.py
+    /tmp/pythae-venv/bin/python -m benchmarks.speed.sampling
 Without pythae the script times ours alone and says why.
 
 Note: pythae's sampler is not a correct reference (wrong closed-form gradient, log(sqrt(det)+1e-10),
@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections import deque
-from pathlib import Path
 
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.models.metric import RHVAEMetric  # noqa: E402
 from medaug.sampling import RiemannianHMCSampler  # noqa: E402

@@ -1,6 +1,6 @@
 """Registration error of every preprocessed demo image against the generator's ground-truth pose.
 
-    python benchmarks/demo_registration.py --cohort demo-train [--params params.yaml]
+    python -m benchmarks.studies.demo_registration --cohort demo-train [--params params.yaml]
 
 The demo generator records, for every image, the map from MNI mm to scanner mm
 (``derivatives/synth/sub-*/ses-*/*_groundtruth.json``, key ``world_from_mni``). t1-linear estimates
@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.preprocess import caps  # noqa: E402
 from medaug.preprocess.t1_linear import native_from_template  # noqa: E402

@@ -2,7 +2,7 @@
 
 Not a test: run it by hand and report the figures.
 
-    OMP_NUM_THREADS=1 python benchmarks/trainer_overhead.py --threads 1
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.trainer_overhead --threads 1
 
 Two cases, each run ``--repeats`` times with fresh output folders (no resume), after one untimed
 run that pays the process's one-off costs (kernel selection, imports); modes are interleaved
@@ -33,23 +33,20 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.models.networks import NetworkConfig  # noqa: E402
 from medaug.models.rhvae import RHVAE, RHVAEConfig  # noqa: E402
 from medaug.models.vae import VAE, VAEConfig  # noqa: E402
 from medaug.train import TrainingConfig, train_model  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.common import REPO_ROOT as REPO  # noqa: E402
 
 
 class StepTimer:

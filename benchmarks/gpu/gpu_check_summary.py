@@ -1,8 +1,8 @@
-"""The table printed at the end of ``benchmarks/gpu_check.sh``: every GPU figure of the README (measured on
+"""The table printed at the end of ``benchmarks/gpu/gpu_check.sh``: the reference GPU figures (measured on
 one H200 with the code of commit 589613c) beside the figure of this run, read from the JSON files the
 benchmarks wrote into one folder.
 
-    python benchmarks/gpu_check_summary.py DIR [--cpu-smoke]
+    python -m benchmarks.gpu.gpu_check_summary DIR [--cpu-smoke]
 
 A figure this run did not produce is printed as "not measured"; nothing is filled in from elsewhere.
 """
@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-#: (row label, issue figure as text, (json file, path of keys), unit) - times in ms unless stated.
+#: (row label, reference figure as text, (json file, path of keys), unit) - times in ms unless stated.
 ROWS = [
     ("84x104x89 b8: our VAE step", "8 ms", ("rhvae_s1_eager", ("median_s", "ours VAE")), "ms"),
     ("84x104x89 b8: our RHVAE step, exact, eager", "77 ms", ("rhvae_s1_eager", ("median_s", "RHVAE exact")), "ms"),
@@ -106,20 +106,20 @@ def main(argv: list[str] | None = None) -> None:
     this = "this run (CPU smoke: tiny sizes, NOT comparable)" if args.cpu_smoke else "this run"
     width = max(len(row[0]) for row in ROWS + RATIOS) + 2
     print(f"{'figure':<{width}}{'earlier (H200)':<26}{this}")
-    for label, issue, (name, keys), unit in ROWS:
+    for label, reference, (name, keys), unit in ROWS:
         text = _format(_lookup(args.folder, name, keys), unit)
         model = keys[-1]
         fallback = _lookup(args.folder, name, ("fallback", model))
         if fallback is not None and text != "not measured":
             text += f" (ran eager: {fallback[:60]})"
-        print(f"{label:<{width}}{issue:<26}{text}")
-    for label, issue, names, numerator, denominator in RATIOS:
+        print(f"{label:<{width}}{reference:<26}{text}")
+    for label, reference, names, numerator, denominator in RATIOS:
         top_file, bottom_file = names if isinstance(names, tuple) else (names, names)
         top = _lookup(args.folder, top_file, ("median_s", numerator))
         bottom = _lookup(args.folder, bottom_file, ("median_s", denominator))
         value = None if top is None or not bottom else top / bottom
-        print(f"{label:<{width}}{issue:<26}{_format(value, 'x')}" if value is None
-              else f"{label:<{width}}{issue:<26}{value:.2f}")
+        print(f"{label:<{width}}{reference:<26}{_format(value, 'x')}" if value is None
+              else f"{label:<{width}}{reference:<26}{value:.2f}")
 
 
 if __name__ == "__main__":

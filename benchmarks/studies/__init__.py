@@ -1,0 +1,1 @@
+"""Studies: the experiments behind statements in the docs (calibration, registration, generators, classifier protocols)."""
