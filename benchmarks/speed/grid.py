@@ -7,7 +7,7 @@ estimate of the ADNI/AIBL study on N GPUs.
 
 ``measure`` deletes ``classify.out_dir`` before every timed run, so that exactly the grid's stages
 (``train_classifier@*``, ``train_classifier_synthetic@*``) are stale; it then times ``dvc repro`` of
-those stages and ``python -m medaug.grid run`` of the same stages (the local cluster's start-up
+those stages and ``python -m medaug.cluster run`` of the same stages (the local cluster's start-up
 included), alternately, and checks that every file they write is byte-identical between the two.
 
 ``estimate`` is arithmetic, not a measurement: each run's time is ``epochs x images per epoch /
@@ -46,7 +46,7 @@ def _timed(command: list[str], env: dict[str, str], log: Path | None) -> float:
 
 
 def measure(args: argparse.Namespace) -> None:
-    """Serial ``dvc repro`` vs ``medaug grid run --workers N`` on the grid stages, alternately."""
+    """Serial ``dvc repro`` vs ``medaug cluster run --workers N`` on the grid stages, alternately."""
     params = yaml.safe_load(Path("params.yaml").read_text())
     out_dir = Path(params["classify"]["out_dir"])
     n_stages = len(params["classify"]["runs"]) * sum(len(params["classify"][g] or {})
@@ -56,7 +56,7 @@ def measure(args: argparse.Namespace) -> None:
         Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     commands = {
         "serial": ["dvc", "repro", *GRID_STAGES],
-        f"grid-{args.workers}": [sys.executable, "-m", "medaug.grid", "run", *GRID_STAGES, "--workers", str(args.workers)],
+        f"grid-{args.workers}": [sys.executable, "-m", "medaug.cluster", "run", *GRID_STAGES, "--workers", str(args.workers)],
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     digests: dict[str, dict[str, str]] = {}

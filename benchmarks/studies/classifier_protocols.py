@@ -24,7 +24,8 @@ import pandas as pd
 import yaml
 
 
-from medaug.classify.run import evaluate_runs, train_trainset  # noqa: E402
+from medaug.classify.stage import run as train_trainset  # noqa: E402
+from medaug.evaluate.stage import run as evaluate_runs  # noqa: E402
 from medaug.report.statistics import paired_difference, summarize  # noqa: E402
 
 THESIS = {"budget": {"unit": "epochs", "epochs": 100}, "selection": "balanced_accuracy", "patience": None}

@@ -23,7 +23,7 @@ from scipy import ndimage
 
 
 from medaug.preprocess.model_ready import downsample  # noqa: E402
-from medaug.preprocess.run import PreprocessSettings  # noqa: E402
+from medaug.preprocess.pool import PreprocessSettings  # noqa: E402
 from medaug.preprocess.t1_linear import cropped_template  # noqa: E402
 from medaug.synthetic import read_synthetic  # noqa: E402
 from medaug.volumes import load_label_volumes  # noqa: E402

@@ -13,8 +13,8 @@ timings for that reason).
 Data path: each batch is gathered on the CPU, pinned and copied with ``non_blocking=True`` when the
 network runs on CUDA (:func:`to_device`); the training loss and the predictions of a validation
 window are accumulated on the device and read back once per validation, so the loop does not wait
-for the GPU at every step. The loss is summed in float64 as before, so the history's bytes are the
-same on the CPU.
+for the GPU at every step. The loss is summed in float64, the precision of a Python float, so the
+history's bytes do not depend on where the sum is taken.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class ClassifierTrainingConfig:
     def from_dict(cls, values: Mapping[str, Any], **overrides: Any) -> "ClassifierTrainingConfig":
         """From the ``classify.training`` mapping; ``budget`` is a mapping there (see TrainingBudget)."""
         if "epochs" in values:
-            raise ValueError("classify.training.epochs is now classify.training.budget "
+            raise ValueError("classify.training.epochs is not a parameter: set classify.training.budget "
                              "({unit: epochs, epochs: N} or {unit: steps, steps: N, eval_every: M})")
         check_keys(values, dataclass_keys(cls), "classify.training")
         values = dict(values)
