@@ -1,0 +1,112 @@
+"""``medaug init``: the profile it writes, what it prints, and its errors on bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("bids")
+
+from medaug.bids.init import SplitNeeds, init_profile  # noqa: E402
+from medaug.cli import main  # noqa: E402
+from tests.bids.fixtures import write_bids  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _base() -> dict:
+    return yaml.safe_load((ROOT / "profiles" / "tiny.yaml").read_text())
+
+
+def test_profile_replaces_the_demo_generator(tmp_path: Path) -> None:
+    write_bids(tmp_path / "ds")
+    profile = init_profile(tmp_path / "ds", _base(), name="quirky")
+    params = profile.params
+    assert params["cohort"]["demo"] == [] and list(params["cohort"]["bids"]) == ["quirky"]
+    assert params["cohort"]["bids"]["quirky"]["labels"] == {"control": "control", "patient": "patient"}
+    assert params["sample"]["labels"] == ["control", "patient"]
+    labels = params["split"]["labels"]
+    assert labels["diagnosis_column"] == "group" and labels["baseline_session"] == "ses-M000"
+    assert labels["diagnosis_values"] == {"control": "control", "patient": "patient", "prodromal": None}
+    assert labels["columns"] == {"age": "age", "sex": "sex"}
+    assert set(params["split"]["balance"]["p_min"]) == {"age", "sex"}
+    assert params["preprocess"]["cohorts"] == ["quirky"] and params["classify"]["training_cohort"] == "quirky"
+    assert profile.left_out_labels == {"prodromal": f"2 participant(s); each label needs {SplitNeeds().describe()}"}
+
+
+def test_cli_prints_what_it_found_and_writes_the_profile(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds")
+    out = tmp_path / "params.yaml"
+    assert main(["init", str(tmp_path / "ds"), "--base", str(ROOT / "profiles" / "tiny.yaml"),
+                 "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "labels from participants.tsv column 'group'" in text
+    assert "patient      (value 'patient'): 6 participants used" in text
+    assert "left out     (value 'prodromal'): 2 participant(s)" in text
+    assert "images per participant: {2: 15}" in text
+    assert "sub-001: sub-001_acq-mprage_run-1_T1w.nii (of 2)" in text
+    assert "sub-015: no_label" in text and "sub-013: label_not_used" in text
+    assert yaml.safe_load(out.read_text())["cohort"]["demo"] == []
+
+
+def _fails(argv: list[str], capsys) -> str:
+    assert main(argv) == 2
+    return capsys.readouterr().err
+
+
+def test_missing_label_column(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds")
+    err = _fails(["init", str(tmp_path / "ds"), "--label-column", "dx", "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert f"{tmp_path / 'ds' / 'participants.tsv'}: no column 'dx'" in err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_label_with_one_participant(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds", groups={"patient": 6, "control": 1})
+    err = _fails(["init", str(tmp_path / "ds"), "--labels", "patient,control", "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert "participants.tsv, column 'group': too few participants for the splits: {'control': 1}" in err
+    assert "1 test + 1 validation + 3 train = 5" in err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_dataset_too_small_for_the_splits(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds", groups={"patient": 4, "control": 3})
+    err = _fails(["init", str(tmp_path / "ds"), "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert "too small for the splits: participants per label {'control': 3, 'patient': 4}" in err
+    assert "needs 1 test + 1 validation + 3 train = 5" in err
+
+
+def test_empty_dataset(tmp_path: Path, capsys) -> None:
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "dataset_description.json").write_text('{"Name": "x", "BIDSVersion": "1.9.0"}')
+    (tmp_path / "ds" / "participants.tsv").write_text("participant_id\tgroup\n")
+    err = _fails(["init", str(tmp_path / "ds"), "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert f"{tmp_path / 'ds'}: no T1w image found" in err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_duplicate_participant_ids(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds")
+    table = tmp_path / "ds" / "participants.tsv"
+    table.write_text(table.read_text() + "sub-002\tcontrol\t70\tF\n")
+    err = _fails(["init", str(tmp_path / "ds"), "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert f"{table}: duplicate participant_id at row 3 (sub-002), row 17 (sub-002)" in err
+    assert not (tmp_path / "p.yaml").exists()
+
+
+def test_image_in_a_different_space(tmp_path: Path, capsys) -> None:
+    from tests.bids.fixtures import random_volume, save_image
+
+    files = write_bids(tmp_path / "ds")
+    save_image(*random_volume(3), files["sub-003"][0], sform_code=4)
+    err = _fails(["init", str(tmp_path / "ds"), "--output", str(tmp_path / "p.yaml"),
+                  "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
+    assert f"{files['sub-003'][0]} (mni)" in err and "different space than the other 11 (native)" in err
+    assert not (tmp_path / "p.yaml").exists()
