@@ -202,7 +202,8 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
     audit.update(stack=stack, splits_dir=f"{out_root}/splits/{name}", labels=label_names)
     audit.setdefault("regions", {})["enabled"] = False
     params["derivatives"] = {
-        "out_dir": DERIVATIVES_DIR, "labels": label_names, "label_column": label_column,
+        "cohorts": [name], "out_dir": DERIVATIVES_DIR, "metrics_dir": "metrics",
+        "skull_stripped": pre.get("model_ready_brain_mask_mm") is not None, "labels": label_names, "label_column": label_column,
         "synthetic_dir": params["sample"]["out_dir"], "stack": stack,
         "train_split": f"{out_root}/splits/{name}/train.tsv", "models_dir": params["train_vae"]["out_dir"],
         "source_datasets": [root.as_uri()], "space": None, "mask_threshold": params["audit"]["mask"]["threshold"],

@@ -27,6 +27,7 @@ from medaug.sampling.factory import MCMC_SAMPLERS, SAMPLER_NAMES, LatentDraw, Sa
 from medaug.sampling.montage import real_vs_synthetic_montage
 from medaug.sampling.synthesize import derived_seed, file_sha256, params_digest, write_synthetic_volumes
 from medaug.synthetic import (
+    LATENTS_NAME,
     MONTAGE_NAME,
     SAMPLES_STACK,
     SAMPLES_TABLE,
@@ -111,8 +112,10 @@ def sample_label(params: Mapping[str, Any], label: str, sampler_override: str | 
     """Write the synthetic cohort of ``label`` (atomically) and its metrics file; return the metrics.
 
     The cohort directory holds ``samples.tsv``, ``samples.npy`` (float32 (N, D, H, W) in [0, 1]),
-    ``<participant_id>.nii.gz`` (unless ``write_nifti`` is false) and ``montage.png``; the metrics
-    are the acceptance rate, seconds and volumes per second.
+    ``<participant_id>.nii.gz`` (unless ``write_nifti`` is false), ``montage.png`` and, when
+    ``write_latents`` is true (absent: false), ``latents.npy`` (float32 (N, latent size), the codes
+    that were decoded, row i for participant i); the metrics are the acceptance rate, seconds and
+    volumes per second.
     """
     sampler_name = sampler_override or params["sampler"]
     check_params(params, sampler_name)
@@ -137,6 +140,8 @@ def sample_label(params: Mapping[str, Any], label: str, sampler_override: str | 
         table = synthetic_table(label, n, model.model_type, sampler_name, model_sha256, seed, params_hash,
                                 draw.acceptance_rate, with_files=write_nifti)
         write_tsv(table, tmp / SAMPLES_TABLE)
+        if params.get("write_latents", False):
+            np.save(tmp / LATENTS_NAME, draw.latents.detach().cpu().numpy().astype(np.float32))
         if n_montage > 0:
             synthetic = np.load(tmp / SAMPLES_STACK, mmap_mode="r")[:n_montage]
             real_vs_synthetic_montage(list(real[:n_montage, 0].numpy()), list(synthetic), affine, tmp / MONTAGE_NAME,
