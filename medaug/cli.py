@@ -21,8 +21,6 @@ def _cmd_cohort(args: argparse.Namespace) -> int:
 
     with open(args.params) as fh:
         params = yaml.safe_load(fh)["cohort"]
-    for key in ("demo", "bids", "metrics_dir"):  # the source switch (dvc.yaml), not generator parameters
-        params.pop(key, None)
     if args.seed is not None:
         params["seed"] = args.seed
     try:

@@ -14,9 +14,6 @@ from medaug.cohort import CohortConfig, generate_cohorts
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
-#: keys of the ``cohort`` section that choose the cohorts' source (dvc.yaml: stages cohort, cohort_bids)
-SOURCE_KEYS = ("demo", "bids", "metrics_dir")
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,8 +22,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = load_params("cohort", args.params)
-    for key in SOURCE_KEYS:  # where the cohorts come from, not generator parameters
-        params.pop(key, None)
     config = CohortConfig.from_dict(params)  # CohortConfigError names the bad parameter
     summary = generate_cohorts(config, params["out_dir"], params["results_dir"], params["montage_subjects"])
     write_json(summary, args.metrics)
