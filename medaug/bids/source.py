@@ -307,6 +307,10 @@ def stage_cohort(found: SourceSurvey, out_dir: str | Path) -> dict[str, Any]:
     Returns the summary written to the stage's metrics.
     """
     source = found.source
+    target, origin = Path(out_dir).resolve(), Path(source.path).resolve()
+    if target == origin or origin in target.parents or target in origin.parents:
+        raise BIDSError(f"{out_dir}: the staged cohort would overwrite or nest in its source {source.path}; "
+                        f"give cohort.out_dir another folder")
     column = source.label_column
     excluded = found.excluded.to_dict("records")
     kept = []

@@ -110,3 +110,43 @@ def test_image_in_a_different_space(tmp_path: Path, capsys) -> None:
                   "--base", str(ROOT / "profiles" / "tiny.yaml")], capsys)
     assert f"{files['sub-003'][0]} (mni)" in err and "different space than the other 11 (native)" in err
     assert not (tmp_path / "p.yaml").exists()
+
+
+def _stages(tmp_path: Path, params: dict) -> list[str]:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "dvc.yaml", tmp_path / "dvc.yaml")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(dvc + ["init", "--no-scm", "-q"], cwd=tmp_path, check=True, env=env)
+    done = subprocess.run(dvc + ["stage", "list", "--name-only"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, check=True)
+    return done.stdout.split()
+
+
+def test_graph_of_each_source(tmp_path: Path) -> None:
+    """The demo profile's graph has the generator and no BIDS stage; an init profile's the reverse."""
+    write_bids(tmp_path / "ds")
+    (tmp_path / "demo").mkdir()
+    demo = _stages(tmp_path / "demo", yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert "cohort@demo" in demo and not any(s.startswith(("cohort_bids@", "derivatives@")) for s in demo)
+    (tmp_path / "own").mkdir()
+    own = _stages(tmp_path / "own", init_profile(tmp_path / "ds", _base(), name="quirky").params)
+    assert "cohort_bids@quirky" in own and "derivatives@quirky" in own
+    assert not any(s.startswith("cohort@") for s in own)
+
+
+def test_study_profile_uses_the_same_mechanism() -> None:
+    from medaug.bids.source import BIDSSource
+
+    params = yaml.safe_load((ROOT / "profiles" / "adni-aibl.yaml").read_text())
+    assert params["cohort"]["demo"] == []
+    sources = {n: BIDSSource.from_params(n, s) for n, s in params["cohort"]["bids"].items()}
+    assert {n: s.role for n, s in sources.items()} == {"adni": "training", "aibl": "external", "oasis": "external"}
+    assert sources["oasis"].labels == {"0": "CN", "0.5": "AD", "1": "AD", "2": "AD", "3": "AD"}
+    assert params["split"]["bids_dir"] == params["preprocess"]["bids_dir"] == params["cohort"]["out_dir"]
+    assert set(params["split"]["cohorts"]) == set(sources)

@@ -133,3 +133,11 @@ def test_missing_label_column_is_named(tmp_path: Path) -> None:
 def test_random_volume_is_3d() -> None:
     volume, affine = random_volume(0)
     assert volume.ndim == 3 and np.allclose(nib.affines.voxel_sizes(affine), 2.0)
+
+
+def test_staging_never_overwrites_its_source(tmp_path: Path) -> None:
+    write_bids(tmp_path / "bids" / "quirky")
+    found = survey(_source(tmp_path / "bids" / "quirky"))
+    with pytest.raises(BIDSError, match="would overwrite or nest in its source"):
+        stage_cohort(found, tmp_path / "bids" / "quirky")
+    assert (tmp_path / "bids" / "quirky" / "participants.tsv").is_file()
