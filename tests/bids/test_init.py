@@ -150,3 +150,13 @@ def test_study_profile_uses_the_same_mechanism() -> None:
     assert sources["oasis"].labels == {"0": "CN", "0.5": "AD", "1": "AD", "2": "AD", "3": "AD"}
     assert params["split"]["bids_dir"] == params["preprocess"]["bids_dir"] == params["cohort"]["out_dir"]
     assert set(params["split"]["cohorts"]) == set(sources)
+
+
+def test_labels_from_sessions_tables(tmp_path: Path) -> None:
+    write_bids(tmp_path / "ds", sessions=True, extension=".nii.gz")
+    profile = init_profile(tmp_path / "ds", _base(), name="long", labels_from="sessions", label_column="group",
+                           labels=["patient", "control"])
+    labels = profile.params["split"]["labels"]
+    assert labels["baseline_session"] == "ses-01" and profile.params["preprocess"]["session_id"] == "ses-01"
+    assert labels["diagnosis_values"]["prodromal"] is None
+    assert profile.params["cohort"]["bids"]["long"]["labels_from"] == "sessions"
