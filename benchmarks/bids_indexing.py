@@ -5,7 +5,7 @@ survey, on a generated dataset of N T1w images.
 
 Writes N/2 participants with two T1w images each (``acq-`` / ``run-`` entities, ``.nii.gz``, 8x9x10
 voxels: the index reads names and headers, not voxels), then times :func:`medaug.bids.index.index_t1w`
-and :func:`medaug.bids.source.survey` (which also reads every chosen image's header). Prints the
+and :func:`medaug.ingest.source.survey` (which also reads every chosen image's header). Prints the
 median over repeats in seconds and in milliseconds per image; the figure scales with the file
 count, so the ratio to a 100-image dataset is printed too.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.bids.index import index_t1w  # noqa: E402
-from medaug.bids.source import BIDSSource, survey  # noqa: E402
+from medaug.ingest.source import BIDSSource, survey  # noqa: E402
 from tests.bids.fixtures import write_bids  # noqa: E402
 
 

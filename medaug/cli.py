@@ -93,7 +93,7 @@ def _cmd_slices(args: argparse.Namespace) -> int:
 
 
 def _cmd_init(args: argparse.Namespace) -> int:
-    from medaug.bids.init import InitError, format_report, init_profile
+    from medaug.ingest.init import InitError, format_report, init_profile
     from medaug.bids.layout import BIDSError
     from medaug.io import atomic_path
 

@@ -2,7 +2,7 @@
 
     python -m pipelines.cohort_bids --cohort NAME [--params params.yaml]
 
-Reads ``cohort.bids.<NAME>`` and runs :func:`medaug.bids.stage.run`, which writes
+Reads ``cohort.bids.<NAME>`` and runs :func:`medaug.ingest.stage.run`, which writes
 ``<cohort.out_dir>/<NAME>`` (the chosen images, medaug_images.tsv, medaug_excluded.tsv); the summary
 goes to ``<cohort.metrics_dir>/cohort_<NAME>.json``.
 """
@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 
-from medaug.bids.stage import metrics_path, run
+from medaug.ingest.stage import metrics_path, run
 from medaug.io import write_json
 from pipelines._params import load_params
 from pipelines._runner import run_stage

@@ -126,7 +126,9 @@ def sample_label(params: Mapping[str, Any], label: str, sampler_override: str | 
     model_sha256 = file_sha256(model_dir / WEIGHTS_NAME)
     real, _ = load_label_volumes(params["stack"], params["train_split"], label)
     seed = derived_seed(int(params["seed"]), label, sampler_name)
-    params_hash = params_digest({**params, "sampler": sampler_name, "label": label})
+    # write_latents adds a file but changes no sample: it is left out of the hash
+    hashed = {k: v for k, v in params.items() if k != "write_latents"}
+    params_hash = params_digest({**hashed, "sampler": sampler_name, "label": label})
     draw, sampling_seconds = _draw(params, model, real, label, sampler_name, seed)
 
     device = resolve_device(str(params.get("device", "auto")))

@@ -9,7 +9,7 @@ import yaml
 
 pytest.importorskip("bids")
 
-from medaug.bids.init import SplitNeeds, init_profile  # noqa: E402
+from medaug.ingest.init import SplitNeeds, init_profile  # noqa: E402
 from medaug.cli import main  # noqa: E402
 from tests.bids.fixtures import write_bids  # noqa: E402
 
@@ -141,7 +141,7 @@ def test_graph_of_each_source(tmp_path: Path) -> None:
 
 
 def test_study_profile_uses_the_same_mechanism() -> None:
-    from medaug.bids.source import BIDSSource
+    from medaug.ingest.source import BIDSSource
 
     params = yaml.safe_load((ROOT / "profiles" / "adni-aibl.yaml").read_text())
     assert params["cohort"]["demo"] == []

@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("bids")
 
 from medaug.bids.layout import BIDSError  # noqa: E402
-from medaug.bids.source import EXCLUDED_TABLE, IMAGE_TABLE, BIDSSource, stage_cohort, survey  # noqa: E402
-from medaug.bids.stage import run  # noqa: E402
+from medaug.ingest.source import EXCLUDED_TABLE, IMAGE_TABLE, BIDSSource, stage_cohort, survey  # noqa: E402
+from medaug.ingest.stage import run  # noqa: E402
 from tests.bids.fixtures import random_volume, save_image, write_bids  # noqa: E402
 
 

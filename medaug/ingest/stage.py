@@ -1,7 +1,7 @@
 """The ``cohort_bids`` stage: one of the researcher's BIDS datasets as a medaug cohort.
 
-``run(params, cohort=name)`` surveys ``params["bids"][name]`` (:func:`medaug.bids.source.survey`),
-writes the chosen images to ``<out_dir>/<name>`` (:func:`medaug.bids.source.stage_cohort`) and
+``run(params, cohort=name)`` surveys ``params["bids"][name]`` (:func:`medaug.ingest.source.survey`),
+writes the chosen images to ``<out_dir>/<name>`` (:func:`medaug.ingest.source.stage_cohort`) and
 returns the summary that the stage script writes as ``<metrics_dir>/cohort_<name>.json``.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from medaug.bids.source import BIDSSource, stage_cohort, survey
+from medaug.ingest.source import BIDSSource, stage_cohort, survey
 
 __all__ = ["metrics_path", "run"]
 

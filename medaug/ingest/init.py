@@ -1,6 +1,6 @@
 """``medaug init``: a complete profile (params.yaml) for a researcher's own BIDS dataset.
 
-:func:`init_profile` surveys the dataset (:func:`medaug.bids.source.survey`), picks the labels and
+:func:`init_profile` surveys the dataset (:func:`medaug.ingest.source.survey`), picks the labels and
 checks that each has enough participants for the splits, then rewrites the data-dependent keys of a
 base profile (the current ``params.yaml``, or ``profiles/tiny.yaml``...) so that ``dvc repro`` runs
 ``cohort_bids@<name>`` instead of the demo generator. Every other number (model, sampler, training)
@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from medaug.bids.layout import BIDSError, participants_path
-from medaug.bids.source import EXCLUSIONS, NO_SESSION, BIDSSource, SourceSurvey, survey, read_source_participants
+from medaug.ingest.source import EXCLUSIONS, NO_SESSION, BIDSSource, SourceSurvey, survey, read_source_participants
 
 __all__ = ["LABEL_COLUMN_CANDIDATES", "InitError", "SplitNeeds", "Profile", "init_profile", "format_report",
            "label_name"]
