@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from medaug.bids.layout import BIDSError, participants_path
+from medaug.bids.index import index_t1w
+from medaug.bids.layout import participants_path
 from medaug.ingest.source import EXCLUSIONS, NO_SESSION, BIDSSource, SourceSurvey, survey, read_source_participants
 
 __all__ = ["LABEL_COLUMN_CANDIDATES", "InitError", "SplitNeeds", "Profile", "init_profile", "format_report",
@@ -104,11 +105,12 @@ def _choose_labels(counts: Mapping[str, int], asked: Sequence[str] | None, needs
     return used, left
 
 
-def _label_counts(root: Path, label_column: str, labels_from: str, session: str) -> dict[str, int]:
-    """Participants per raw label value (a survey that keeps every value)."""
+def _label_counts(root: Path, images: pd.DataFrame, label_column: str, labels_from: str,
+                  session: str) -> dict[str, int]:
+    """Participants per raw label value (a survey that uses no label, so reads no image header)."""
     probe = BIDSSource(name="probe", path=root, label_column=label_column, labels={}, labels_from=labels_from,
                        session=session)
-    return survey(probe).value_counts
+    return survey(probe, images).value_counts
 
 
 def _session_values(root: Path, participants: Sequence[str], column: str) -> set[str]:
@@ -140,14 +142,15 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
     elif label_column is None:
         raise InitError("--labels-from sessions needs --label-column")
     where = f"{participants_path(root) if labels_from == 'participants' else root}, column {label_column!r}"
-    counts = _label_counts(root, label_column, labels_from, session)
+    images = index_t1w(root)
+    counts = _label_counts(root, images, label_column, labels_from, session)
     used, left_out = _choose_labels(counts, labels, needs, where)
     names = {v: label_name(v) for v in used}
     if len(set(names.values())) != len(names):
         raise InitError(f"{where}: label values {used} give clashing names {names}")
     source = BIDSSource(name=name, path=root, label_column=label_column, labels=names, labels_from=labels_from,
                         session=session)
-    found = survey(source)
+    found = survey(source, images)
     per_label = found.chosen["label"].value_counts().to_dict()
     short = {lab: int(per_label.get(lab, 0)) for lab in names.values() if per_label.get(lab, 0) < needs.total}
     if short:

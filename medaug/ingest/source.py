@@ -160,15 +160,18 @@ def _image_space_of(row: pd.Series) -> str:
     return image_space(row["path"])
 
 
-def survey(source: BIDSSource) -> SourceSurvey:
+def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurvey:
     """Choose one T1w per labelled participant of ``source`` (see the module docstring).
+
+    ``images``: the dataset's :func:`medaug.bids.index.index_t1w` table when the caller has it
+    (indexing is the slow part); None indexes ``source.path``.
 
     Raises:
         BIDSError: no dataset / no T1w / a missing label column / duplicate participant ids / a
             chosen image whose space differs from the others; each names the file or row.
     """
     root = source.path
-    images = index_t1w(root)
+    images = index_t1w(root) if images is None else images
     if images.empty:
         raise BIDSError(f"{root}: no T1w image found (looked for sub-*/[ses-*/]anat/*_T1w.nii[.gz], "
                         f"outside .bidsignore)")
@@ -183,8 +186,7 @@ def survey(source: BIDSSource) -> SourceSurvey:
         if source.label_column not in participants.columns:
             raise BIDSError(f"{part_file}: no column {source.label_column!r} (label column); "
                             f"found {list(participants.columns)}")
-        for i, row in participants.iterrows():
-            label_values[row["participant_id"]] = row[source.label_column]
+        label_values.update(zip(participants["participant_id"], participants[source.label_column]))
     for pid in participants["participant_id"]:
         own = images[images["participant_id"] == pid]
         sessions = sorted(own["session_id"].dropna().unique(), key=_session_order)
@@ -240,7 +242,7 @@ def survey(source: BIDSSource) -> SourceSurvey:
     chosen = pd.DataFrame(rows, columns=["participant_id", "session_id", "label", "label_value", "candidates",
                                          "path", "space"])
     spaces = []
-    for i, row in chosen.iterrows():
+    for _, row in chosen.iterrows():
         try:
             spaces.append(_image_space_of(row))
         except Exception as err:  # nibabel raises several types for a damaged file
