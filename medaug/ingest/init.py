@@ -125,6 +125,23 @@ def _session_values(root: Path, participants: Sequence[str], column: str) -> set
     return values
 
 
+def _fit_latent_sizes(train_vae: dict[str, Any], per_label: Mapping[str, int], n_test: int,
+                      validation_size: float) -> None:
+    """Keep the latent sizes a linear start can fit: at most the rank of the centred training volumes
+    (N - 1 per label, or N - K over K labels sharing their components), as ``medaug.train.autoconfig``
+    requires. The split draws ``n_test`` and then ``validation_size`` of the rest, rounded half up."""
+    train = [n - n_test - math.floor(validation_size * (n - n_test) + 0.5) for n in per_label.values()]
+    shared = train_vae.get("linear_path_components", "label") == "shared"
+    rank = max(1, sum(train) - len(train) if shared else min(train) - 1)
+    selection = train_vae.get("latent_size_selection") or {}
+    if "candidates" in selection:
+        kept = [c for c in selection["candidates"] if int(c) <= rank]
+        selection["candidates"] = kept or [rank]
+    network = train_vae.get("network") or {}
+    if isinstance(network.get("latent_size"), int) and network["latent_size"] > rank:
+        network["latent_size"] = rank
+
+
 def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | None = None,
                  label_column: str | None = None, labels: Sequence[str] | None = None,
                  labels_from: str = "participants", session: str = "first", needs: SplitNeeds = SplitNeeds(),
@@ -191,6 +208,7 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
     split["train_subset"]["n_per_label"] = int(min(int(split["train_subset"]["n_per_label"]), max(1, train_min)))
     split["train_subset"]["p_min"] = {c: p for c, p in split["train_subset"]["p_min"].items() if c in present}
     label_names = list(names.values())
+    _fit_latent_sizes(params["train_vae"], per_label, n_test, float(split["validation_size"]))
     pre = params["preprocess"]
     pre["cohorts"] = [name]
     pre["bids_dir"] = bids_out

@@ -160,3 +160,16 @@ def test_labels_from_sessions_tables(tmp_path: Path) -> None:
     assert labels["baseline_session"] == "ses-01" and profile.params["preprocess"]["session_id"] == "ses-01"
     assert labels["diagnosis_values"]["prodromal"] is None
     assert profile.params["cohort"]["bids"]["long"]["labels_from"] == "sessions"
+
+
+def test_latent_sizes_fit_the_training_set(tmp_path: Path) -> None:
+    """6 per label: 1 test, 1 validation, 4 train each; shared components: rank 4 + 4 - 2 = 6."""
+    write_bids(tmp_path / "ds", groups={"patient": 6, "control": 6})
+    base = _base()
+    base["train_vae"]["linear_path_components"] = "shared"
+    base["train_vae"]["latent_size_selection"]["candidates"] = [2, 6, 10]
+    params = init_profile(tmp_path / "ds", base).params
+    assert params["train_vae"]["latent_size_selection"]["candidates"] == [2, 6]
+    base["train_vae"]["linear_path_components"] = "label"
+    base["train_vae"]["latent_size_selection"]["candidates"] = [10]
+    assert init_profile(tmp_path / "ds", base).params["train_vae"]["latent_size_selection"]["candidates"] == [3]
