@@ -88,6 +88,45 @@ def _cmd_slices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_init(args: argparse.Namespace) -> int:
+    from medaug.ingest.init import InitError, format_report, init_profile
+    from medaug.bids.layout import BIDSError
+    from medaug.io import atomic_path
+
+    with open(args.base) as fh:
+        base = yaml.safe_load(fh)
+    labels = [v.strip() for v in args.labels.split(",")] if args.labels else None
+    try:
+        profile = init_profile(args.bids_dir, base, name=args.name, label_column=args.label_column, labels=labels,
+                               labels_from=args.labels_from, session=args.session)
+    except (InitError, BIDSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_report(profile))
+    header = (f"# medaug profile for the BIDS dataset {profile.found.source.path}, written by `medaug init`\n"
+              f"# from {args.base}. Run it with `dvc repro` (docs/own-cohort.md).\n")
+    with atomic_path(args.output) as tmp:
+        Path(tmp).write_text(header + yaml.safe_dump(profile.params, sort_keys=False, width=120))
+    print(f"wrote {args.output}: dvc repro runs cohort_bids@{profile.found.source.name} (no demo generator)")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from medaug.derivatives import ExportError, export_training_tsv
+
+    with open(args.params) as fh:
+        params = yaml.safe_load(fh)
+    try:
+        table = export_training_tsv(params, args.output, split=args.split)
+    except (ExportError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    counts = table.groupby(["origin", "diagnosis"]).size().to_dict()
+    print(f"wrote {args.output or params['derivatives']['export']}: {len(table)} images "
+          + ", ".join(f"{o} {d}: {n}" for (o, d), n in sorted(counts.items())))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``medaug`` argument parser: one subcommand per tool, each with its own ``--help``."""
     parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
@@ -143,6 +182,36 @@ def build_parser() -> argparse.ArgumentParser:
                         help="override sample.sampler (default: it, if it fits the model, else the model's own sampler)")
     slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
     slices.set_defaults(func=_cmd_slices)
+
+    init = sub.add_parser(
+        "init", help="write a profile (params.yaml) for your own BIDS dataset and print what it found",
+        description="Index a BIDS raw dataset (pybids), choose one T1w per labelled participant, check the labels "
+                    "have enough participants for the splits, and write a complete profile whose `dvc repro` reads "
+                    "this dataset instead of generating the demo cohorts (docs/own-cohort.md).")
+    init.add_argument("bids_dir", help="the BIDS raw dataset (read only)")
+    init.add_argument("--label-column", default=None,
+                      help="column holding the labels (default: the first of group, diagnosis, dx, ... in participants.tsv)")
+    init.add_argument("--labels", default=None,
+                      help="comma-separated label values to use, e.g. patient,control (default: every value with "
+                           "enough participants)")
+    init.add_argument("--labels-from", choices=["participants", "sessions"], default="participants",
+                      help="where the label column is: participants.tsv or sub-*_sessions.tsv (default: %(default)s)")
+    init.add_argument("--session", default="first",
+                      help="session whose image is used: first (each participant's earliest) or an id such as ses-01")
+    init.add_argument("--name", default=None, help="cohort name (default: the folder name, letters and digits)")
+    init.add_argument("--base", default="params.yaml",
+                      help="profile whose model, sampler and training settings are kept (default: %(default)s)")
+    init.add_argument("--output", default="params.yaml", help="profile to write (default: %(default)s)")
+    init.set_defaults(func=_cmd_init)
+
+    export = sub.add_parser(
+        "export", help="one clinicadl-style TSV of the real and synthetic training images",
+        description="Write participant_id, session_id, diagnosis, origin (real / synthetic) and the image path of "
+                    "the real training split and the synthetic derivatives dataset, for a classifier of your own.")
+    export.add_argument("--params", default="params.yaml", help="profile with a 'derivatives' section")
+    export.add_argument("--split", default=None, help="real split to export (default: train_vae.train_split)")
+    export.add_argument("--output", default=None, help="TSV to write (default: derivatives.export)")
+    export.set_defaults(func=_cmd_export)
 
     add_cluster_parser(sub)  # medaug cluster run: the pipeline's changed stages on a Dask cluster
     return parser

@@ -8,6 +8,7 @@ A synthetic cohort of one label is a directory holding
     samples.tsv              participant_id (``syn-AD-000123``), diagnosis, row, [filename],
                              model, sampler, model_sha256, seed, params_hash, acceptance_rate
     montage.png              optional: real vs synthetic volumes (``sample.montage_volumes`` of each)
+    latents.npy              optional (``sample.write_latents``): float32 (N, latent size), the decoded codes
 
 The writer (:class:`SyntheticStackWriter`, :func:`synthetic_table`) takes volumes that are already
 decoded (decoding is the models' job: :func:`medaug.models.decode.decoded_batches`); the reader
@@ -32,6 +33,7 @@ from medaug.bids.layout import read_table
 __all__ = [
     "SAMPLES_TABLE",
     "SAMPLES_STACK",
+    "LATENTS_NAME",
     "MONTAGE_NAME",
     "DEFAULT_MONTAGE_VOLUMES",
     "montage_volumes",
@@ -46,6 +48,7 @@ __all__ = [
 
 SAMPLES_TABLE = "samples.tsv"
 SAMPLES_STACK = "samples.npy"
+LATENTS_NAME = "latents.npy"
 MONTAGE_NAME = "montage.png"
 #: real and synthetic volumes in the montage when ``sample.montage_volumes`` is absent (0: no montage)
 DEFAULT_MONTAGE_VOLUMES = 4

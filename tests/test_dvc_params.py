@@ -27,7 +27,7 @@ def _resolves(tree: dict, dotted: str) -> bool:
 def tracked_and_interpolated() -> set[str]:
     """Dotted parameter names of dvc.yaml: ``params:`` entries and ``${...}`` outside ``foreach`` items."""
     text = (ROOT / "dvc.yaml").read_text()
-    names = {name for name in REFERENCE.findall(text) if not name.startswith("item")}
+    names = {name for name in REFERENCE.findall(text) if not name.startswith("item") and name != "key"}
     for stage in yaml.safe_load(text)["stages"].values():
         for entry in stage.get("do", stage).get("params", []):
             for name in [entry] if isinstance(entry, str) else []:

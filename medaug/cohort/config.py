@@ -153,8 +153,8 @@ class CohortConfig:
     def from_dict(cls, params: dict[str, Any]) -> CohortConfig:
         """Build and validate a config from the ``cohort`` section of ``params.yaml``."""
         params = dict(params)
-        for key in ("out_dir", "montage_subjects", "results_dir"):
-            params.pop(key, None)  # stage-level keys, not generator parameters
+        for key in ("out_dir", "montage_subjects", "results_dir", "demo", "bids", "metrics_dir"):
+            params.pop(key, None)  # stage-level keys and the source switch (dvc.yaml), not generator parameters
         known = {f.name for f in dataclasses.fields(cls)}
         check_keys(params, known, "cohort", CohortConfigError)
         try:

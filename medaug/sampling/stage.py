@@ -27,6 +27,7 @@ from medaug.sampling.factory import MCMC_SAMPLERS, SAMPLER_NAMES, LatentDraw, Sa
 from medaug.figures import real_vs_synthetic_montage
 from medaug.sampling.synthesize import file_sha256, params_digest, write_synthetic_volumes
 from medaug.synthetic import (
+    LATENTS_NAME,
     MONTAGE_NAME,
     SAMPLES_STACK,
     SAMPLES_TABLE,
@@ -111,8 +112,10 @@ def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> di
     """Write the synthetic cohort of ``label`` (atomically) and its metrics file; return the metrics.
 
     The cohort directory holds ``samples.tsv``, ``samples.npy`` (float32 (N, D, H, W) in [0, 1]),
-    ``<participant_id>.nii.gz`` (unless ``write_nifti`` is false) and ``montage.png``; the metrics
-    are the acceptance rate, seconds and volumes per second.
+    ``<participant_id>.nii.gz`` (unless ``write_nifti`` is false), ``montage.png`` and, when
+    ``write_latents`` is true (absent: false), ``latents.npy`` (float32 (N, latent size), the codes
+    that were decoded, row i for participant i); the metrics are the acceptance rate, seconds and
+    volumes per second.
     """
     sampler_name = sampler or params["sampler"]
     check_params(params, sampler_name)
@@ -123,7 +126,9 @@ def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> di
     model_sha256 = file_sha256(model_dir / WEIGHTS_NAME)
     real, _ = load_label_volumes(params["stack"], params["train_split"], label)
     seed = derived_seed(int(params["seed"]), label, sampler_name)
-    params_hash = params_digest({**params, "sampler": sampler_name, "label": label})
+    # write_latents adds a file but changes no sample: it is left out of the hash
+    hashed = {k: v for k, v in params.items() if k != "write_latents"}
+    params_hash = params_digest({**hashed, "sampler": sampler_name, "label": label})
     draw, sampling_seconds = _draw(params, model, real, label, sampler_name, seed)
 
     device = resolve_device(str(params.get("device", "auto")))
@@ -137,6 +142,8 @@ def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> di
         table = synthetic_table(label, n, model.model_type, sampler_name, model_sha256, seed, params_hash,
                                 draw.acceptance_rate, with_files=write_nifti)
         write_tsv(table, tmp / SAMPLES_TABLE)
+        if params.get("write_latents", False):
+            np.save(tmp / LATENTS_NAME, draw.latents.detach().cpu().numpy().astype(np.float32))
         if n_montage > 0:
             synthetic = np.load(tmp / SAMPLES_STACK, mmap_mode="r")[:n_montage]
             real_vs_synthetic_montage(list(real[:n_montage, 0].numpy()), list(synthetic), affine, tmp / MONTAGE_NAME,
