@@ -89,5 +89,6 @@ def make_classification_cohort(root: Path, seed: int = 0) -> dict:
             "real-synthetic": {"real": "train", "synthetic": 6},
         },
         "evaluate": {"results_dir": str(root / "results"), "metrics": str(root / "metrics" / "classify.json"),
+                     "chance_balanced_accuracy": 0.55,
                      "batch_size": 8},
     }

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -70,18 +71,29 @@ def _quantiles(values: pd.Series) -> dict[str, float | int | None]:
     return {"min": int(values.min()), "median": int(median) if median.is_integer() else median, "max": int(values.max())}
 
 
+def _chance_counts(group: pd.DataFrame) -> dict[str, Any]:
+    """``{"at_chance": n, "runs_at_chance": [runs]}`` of one training set's runs (None without the flag)."""
+    if group["at_chance"].isna().all():
+        return {"at_chance": None, "runs_at_chance": None}
+    flagged = group.loc[group["at_chance"].map(lambda v: str(v).lower() == "true"), "run"]
+    return {"at_chance": int(len(flagged)), "runs_at_chance": sorted(int(r) for r in flagged)}
+
+
 def summarize_convergence(per_run: pd.DataFrame) -> dict[str, dict]:
     """Per training set, where the runs' kept checkpoints lie (one row per run counts once, whatever
     the number of test cohorts in ``per_run``)::
 
         {trainset: {"n_runs", "selection", "step_cap": {min, median, max}, "kept_step": {...},
-                    "stopped_step": {...}, "kept_in_last_fifth": count of runs, "stopped_early": count}}
+                    "stopped_step": {...}, "kept_in_last_fifth": count of runs, "stopped_early": count,
+                    "at_chance": count of runs, "runs_at_chance": [run indices]}}
 
     Runs that recorded no kept step (trained before the selection was recorded) give None entries
-    and counts of None.
+    and counts of None; without an ``at_chance`` column (the evaluate stage's flag: validation
+    balanced accuracy of the kept checkpoint at or below ``classify.evaluate.chance_balanced_accuracy``)
+    the two chance entries are None.
     """
     summary: dict[str, dict] = {}
-    columns = ("kept_step", "stopped_step", "step_cap", "kept_in_last_fifth", "stop_reason", "selection")
+    columns = ("kept_step", "stopped_step", "step_cap", "kept_in_last_fifth", "stop_reason", "selection", "at_chance")
     frame = per_run.reindex(columns=["trainset", "run", *columns]).drop_duplicates(["trainset", "run"])
     for trainset, group in frame.groupby("trainset", sort=True):
         recorded = group["kept_step"].notna().all()
@@ -94,5 +106,6 @@ def summarize_convergence(per_run: pd.DataFrame) -> dict[str, dict]:
             "stopped_step": _quantiles(group["stopped_step"]),
             "kept_in_last_fifth": int(last_fifth.sum()) if recorded else None,
             "stopped_early": int((group["stop_reason"] == "patience").sum()) if recorded else None,
+            **_chance_counts(group),
         }
     return summary

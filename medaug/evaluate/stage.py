@@ -50,6 +50,8 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     (convergence: :func:`medaug.classify.evaluate.summarize_convergence`); return the metrics."""
     set_threads(int(params["threads"]))
     evaluation = params["evaluate"]
+    # a run whose kept checkpoint scores no better than this on the real validation split learned nothing
+    chance = float(evaluation["chance_balanced_accuracy"])
     cohorts = load_test_cohorts(params)
     if CONVERGENCE_KEY in cohorts:
         raise ValueError(f"classify: a test cohort may not be named {CONVERGENCE_KEY!r} (a key of the metrics)")
@@ -64,6 +66,7 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
                 rows.append({"trainset": trainset, "run": run_index, "cohort": cohort, **prediction_metrics(frame),
                              "kept_epoch": summary.get("kept_epoch"),
                              "validation_balanced_accuracy": summary["validation_balanced_accuracy"],
+                             "at_chance": bool(summary["validation_balanced_accuracy"] <= chance),
                              **{key: summary.get(key) for key in EFFORT_KEYS}})
                 frame.insert(0, "cohort", cohort)
                 frame.insert(0, "run", run_index)

@@ -177,10 +177,13 @@ def convergence_table(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> pd.Dat
             "stopped early": MISSING if entry["stopped_early"] is None else f"{entry['stopped_early']}/{n}",
             "kept in last 20 % of cap": MISSING if entry["kept_in_last_fifth"] is None
             else f"{entry['kept_in_last_fifth']}/{n}",
+            "at chance (runs)": MISSING if entry.get("at_chance") is None
+            else f"{entry['at_chance']}/{n}" + (f" ({', '.join(map(str, entry['runs_at_chance']))})"
+                                                 if entry["at_chance"] else ""),
         })
     return pd.DataFrame(rows, columns=["training set", "stage name", "selection", "step cap",
                                        "kept step (min / median / max)", "stopped step (min / median / max)",
-                                       "stopped early", "kept in last 20 % of cap"])
+                                       "stopped early", "kept in last 20 % of cap", "at chance (runs)"])
 
 
 def _signed(value: float, decimals: int) -> str:

@@ -171,8 +171,10 @@ def _convergence_section(runs: pd.DataFrame, sets: Sequence[TrainingSet]) -> lis
         return out + ["The runs table records no kept and stopped steps (columns `kept_step`, `stopped_step`).", ""]
     return out + ["Per training set: the validation criterion that chose the kept checkpoint, the step cap, "
                   "the kept and the stopped step over runs, how many runs stopped early (no better "
-                  "validation for `patience` validations) and how many kept a checkpoint in the last 20 % "
-                  "of the cap (not clearly converged: a larger cap may change them).", "",
+                  "validation for `patience` validations), how many kept a checkpoint in the last 20 % "
+                  "of the cap (not clearly converged: a larger cap may change them) and how many are at "
+                  "chance (their kept checkpoint's real-validation balanced accuracy is at most "
+                  "`classify.evaluate.chance_balanced_accuracy`: stuck runs, counted in the means).", "",
                   md.table(tables.convergence_table(runs, sets)), ""]
 
 

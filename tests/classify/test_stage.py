@@ -61,6 +61,9 @@ def test_end_to_end_every_training_set(params: dict, tmp_path: Path) -> None:
         assert convergence["n_runs"] == 2 and convergence["selection"] == "validation_loss"
         assert convergence["kept_step"] == {"min": min(kept), "median": statistics.median(kept), "max": max(kept)}
         assert convergence["kept_in_last_fifth"] == sum(5 * k > 4 * convergence["step_cap"]["max"] for k in kept)
+        summaries = [json.loads((out / trainset / f"run-{k}" / "summary.json").read_text()) for k in (0, 1)]
+        stuck = [k for k, s in zip((0, 1), summaries) if s["validation_balanced_accuracy"] <= 0.55]
+        assert convergence["at_chance"] == len(stuck) and convergence["runs_at_chance"] == stuck
         entry = metrics[trainset]["ext"]
         assert entry["n_runs"] == 2
         assert set(entry) == {"n_runs", "balanced_accuracy", "sensitivity", "specificity", "roc_auc"}

@@ -286,6 +286,7 @@ def test_convergence_table_from_the_runs_kept_and_stopped_steps(tmp_path: Path) 
     runs["selection"] = "validation_loss"
     runs.loc[runs["trainset"] == "real-syn-20", "kept_step"] = 500      # every run in the last fifth
     runs.loc[runs["trainset"] == "real-syn-20", "kept_in_last_fifth"] = True
+    runs["at_chance"] = (runs["trainset"] == "syn-10") & (runs["run"] == 2)   # one stuck run
     runs.to_csv(runs_path, sep="\t", index=False)
     params["classify"]["training"].update(selection="validation_loss", patience=10, smoothing_window=5)
     text = write_report(report_sources(params), params["report"]["out"], params["report"]["figures_dir"])
@@ -293,13 +294,14 @@ def test_convergence_table_from_the_runs_kept_and_stopped_steps(tmp_path: Path) 
     block = section(text, "Classifier convergence")
     rows = table_rows(block)
     header, body = rows[0], {r[1]: dict(zip(rows[0], r)) for r in rows[1:]}
-    assert header[-2:] == ["stopped early", "kept in last 20 % of cap"]
+    assert header[-3:] == ["stopped early", "kept in last 20 % of cap", "at chance (runs)"]
     assert list(body) == ["real-50", "real", "syn-10", "real-syn-10", "real-syn-20", "prior-syn-10"]
     assert body["real"] == {**body["real"], "selection": "validation_loss", "step cap": "540",
                             "kept step (min / median / max)": "180 / 432 / 450",
                             "stopped step (min / median / max)": "360 / 540 / 540",
                             "stopped early": "1/3", "kept in last 20 % of cap": "1/3"}
     assert body["real-syn-20"]["kept in last 20 % of cap"] == "3/3"
+    assert body["syn-10"]["at chance (runs)"] == "1/3 (2)" and body["real"]["at chance (runs)"] == "0/3"
     assert body["real-syn-20"]["kept step (min / median / max)"] == "500 / 500 / 500"
     # the results table gives the cap, not the steps each run took
     results = table_rows(section(text, "Classification results"))
