@@ -3,16 +3,20 @@
 Outputs under ``out_dir``::
 
     images.tsv            every job: participant_id, session_id, source, status (ok / qc_flagged /
-                          error), ncc, head_fit, head_margin_mm, qc_pass, qc_reason, in_model_ready,
+                          error), ncc, head_fit, head_margin_mm, pose_check_mm, pose_check_deg,
+                          pose_check_axis, qc_pass, qc_reason, in_model_ready,
                           error (the same bytes on every run: wall times and reuse are in
                           :func:`run_summary`, which the stage writes to its metrics)
     model_ready.npy|.tsv|.json   the stack of model-ready volumes (see :mod:`model_ready`)
     qc_montage.png        one row per image that got through registration; a flagged one in red,
                           with its reason
 
-QC has two independent scores: NCC with the template inside its brain mask (on the template grid),
-and the head fit of :mod:`medaug.preprocess.head_qc` (in native space, against the image's own head
-outline). Either one below its threshold flags the image; ``qc_reason`` says which and why.
+QC has three checks: NCC with the template inside its brain mask (on the template grid); the head
+fit of :mod:`medaug.preprocess.head_qc` (in native space, against the image's own head outline:
+a brain too small, too large or off-centre); and the pose check of
+:mod:`medaug.preprocess.pose_check` (registrations restarted from the pose turned by +-15 degrees
+find a better pose: a rotation the other two cannot see). Any one failing flags the image;
+``qc_reason`` says which and why.
 """
 
 from __future__ import annotations
@@ -28,24 +32,27 @@ from tqdm import tqdm
 from medaug.io import write_tsv
 from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit_reason
 from medaug.preprocess.model_ready import downsample, write_stack
+from medaug.preprocess.pose_check import MAX_POSE_MM, pose_check_reason
 from medaug.preprocess.qc import save_qc_montage
 from medaug.preprocess.pool import ImageJob, ImageOutcome, PreprocessSettings, process_images
 from medaug.preprocess.t1_linear import cropped_template
 from medaug.preprocess.template import TEMPLATE_SPACE
 
 IMAGE_COLUMNS = ["participant_id", "session_id", "source", "status", "ncc", "head_fit", "head_margin_mm",
-                 "qc_pass", "qc_reason", "in_model_ready", "error"]
+                 "pose_check_mm", "pose_check_deg", "pose_check_axis", "qc_pass", "qc_reason", "in_model_ready", "error"]
 """The columns of ``images.tsv``."""
 
 RUN_COLUMNS = ["reused", "seconds"]
 """Columns of the returned table that describe this run, not the images; left out of ``images.tsv``."""
 
 
-def qc_reason(outcome: ImageOutcome, qc_threshold: float, head_fit_threshold: float = MIN_HEAD_FIT) -> str:
+def qc_reason(outcome: ImageOutcome, qc_threshold: float, head_fit_threshold: float = MIN_HEAD_FIT,
+              pose_max_mm: float = MAX_POSE_MM) -> str:
     """Why an image that went through registration fails QC (``"; "``-joined), ``""`` when it passes.
 
-    NCC below ``qc_threshold``, or a head-fit score below ``head_fit_threshold`` (a NaN head fit,
-    not computed or too few rays inside the field of view, does not flag).
+    NCC below ``qc_threshold``, a head-fit score below ``head_fit_threshold`` (a NaN head fit,
+    not computed or too few rays inside the field of view, does not flag), or a pose check further
+    than ``pose_max_mm`` (NaN: not run, does not flag).
     """
     reasons = []
     if not outcome.ncc >= qc_threshold:
@@ -53,15 +60,18 @@ def qc_reason(outcome: ImageOutcome, qc_threshold: float, head_fit_threshold: fl
     head = head_fit_reason(outcome.head_fit, outcome.head_margin_mm, head_fit_threshold)
     if head:
         reasons.append(head)
+    pose = pose_check_reason(outcome.pose_mm, outcome.pose_deg, outcome.pose_axis, pose_max_mm)
+    if pose:
+        reasons.append(pose)
     return "; ".join(reasons)
 
 
 def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclude_flagged: bool,
-                   head_fit_threshold: float = MIN_HEAD_FIT) -> pd.DataFrame:
-    """One row per outcome with its QC decision (either QC score under its threshold -> ``qc_flagged``)."""
+                   head_fit_threshold: float = MIN_HEAD_FIT, pose_max_mm: float = MAX_POSE_MM) -> pd.DataFrame:
+    """One row per outcome with its QC decision (any QC check failing -> ``qc_flagged``)."""
     rows = []
     for o in outcomes:
-        reason = qc_reason(o, qc_threshold, head_fit_threshold) if o.status == "ok" else ""
+        reason = qc_reason(o, qc_threshold, head_fit_threshold, pose_max_mm) if o.status == "ok" else ""
         qc_pass = o.status == "ok" and not reason
         status = o.status if o.status != "ok" or qc_pass else "qc_flagged"
         rows.append({
@@ -69,6 +79,9 @@ def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclud
             "status": status, "ncc": round(o.ncc, 4) if o.status == "ok" else np.nan,
             "head_fit": round(o.head_fit, 4) if o.status == "ok" else np.nan,
             "head_margin_mm": round(o.head_margin_mm, 1) if o.status == "ok" else np.nan,
+            "pose_check_mm": round(o.pose_mm, 2) if o.status == "ok" else np.nan,
+            "pose_check_deg": round(o.pose_deg, 1) if o.status == "ok" else np.nan,
+            "pose_check_axis": o.pose_axis if o.status == "ok" else "",
             "qc_pass": qc_pass, "qc_reason": reason,
             "in_model_ready": o.status == "ok" and (qc_pass or not exclude_flagged),
             "reused": o.reused, "seconds": o.seconds, "error": o.error,
@@ -111,7 +124,8 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
         bar.set_postfix(failed=failures)
     bar.close()
     done = [o for o in outcomes if o is not None]
-    table = outcomes_table(done, qc_threshold, exclude_flagged, head_fit_threshold)
+    pose_max_mm = settings.pose_check_max_mm if settings.pose_check_max_mm is not None else MAX_POSE_MM
+    table = outcomes_table(done, qc_threshold, exclude_flagged, head_fit_threshold, pose_max_mm)
 
     kept = [o for o, keep in zip(done, table["in_model_ready"]) if keep]
     template = cropped_template(settings.t1_linear)
@@ -149,5 +163,7 @@ def preprocess_cohort(jobs: Sequence[ImageJob], settings: PreprocessSettings, ou
 
 def _montage_label(outcome: ImageOutcome, reason: str) -> str:
     label = f"{outcome.participant_id} {outcome.session_id}  NCC {outcome.ncc:.3f}  head fit {outcome.head_fit:.2f}"
+    if not np.isnan(outcome.pose_mm):
+        label += f"  pose {outcome.pose_mm:.1f} mm"
     short = re.sub(r" \([^)]*\)", "", reason)  # without the explanations: the full reason is in images.tsv
     return f"{label}\nFLAGGED: {short}" if reason else label

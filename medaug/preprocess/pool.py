@@ -24,6 +24,7 @@ import numpy as np
 from medaug.io import atomic_path
 from medaug.preprocess import caps
 from medaug.preprocess.head_qc import head_fit
+from medaug.preprocess.pose_check import pose_check
 from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.t1_linear import (
@@ -58,18 +59,22 @@ class PreprocessSettings:
     rescale_percentiles: tuple[float, float] = (0.0, 100.0)
     force: bool = False
     brain_mask_mm: float | None = None
+    pose_check_max_mm: float | None = None
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], caps_dir: Path) -> "PreprocessSettings":
         """From the ``preprocess`` section of ``params.yaml``, writing the CAPS of one cohort to ``caps_dir``.
 
         ``t1_linear`` keys are checked against :class:`T1LinearConfig` (an unknown key raises
-        ``ValueError`` naming ``preprocess.t1_linear``).
+        ``ValueError`` naming ``preprocess.t1_linear``). ``qc_pose_check_mm`` null skips the pose check.
         """
         target = params["target_shape"]
         mask_mm = params["model_ready_brain_mask_mm"]
         if mask_mm is not None and not float(mask_mm) >= 0:
             raise ValueError(f"preprocess.model_ready_brain_mask_mm must be >= 0 mm or null, got {mask_mm!r}")
+        pose_mm = params["qc_pose_check_mm"]
+        if pose_mm is not None and not float(pose_mm) > 0:
+            raise ValueError(f"preprocess.qc_pose_check_mm must be > 0 mm or null, got {pose_mm!r}")
         return cls(
             caps_dir=Path(caps_dir),
             t1_linear=T1LinearConfig.from_dict(params["t1_linear"], "preprocess.t1_linear"),
@@ -78,6 +83,7 @@ class PreprocessSettings:
             rescale_percentiles=tuple(float(p) for p in params["rescale_percentiles"]),
             force=bool(params["force"]),
             brain_mask_mm=None if mask_mm is None else float(mask_mm),
+            pose_check_max_mm=None if pose_mm is None else float(pose_mm),
         )
 
 
@@ -85,8 +91,10 @@ class PreprocessSettings:
 class ImageOutcome:
     """Result for one job. ``status`` is ``"ok"`` or ``"error"``; ``volume`` is the model-ready volume.
 
-    ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc` (NaN
-    when the native image or the transform is not at hand, e.g. a CAPS made by clinica).
+    ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc`;
+    ``pose_mm`` / ``pose_deg`` / ``pose_axis`` the rotation check of :mod:`pose_check` (NaN when
+    the native image or the transform is not at hand, e.g. a CAPS made by clinica, or the pose
+    check is switched off).
     """
 
     participant_id: str
@@ -96,6 +104,9 @@ class ImageOutcome:
     ncc: float = float("nan")
     head_fit: float = float("nan")
     head_margin_mm: float = float("nan")
+    pose_mm: float = float("nan")
+    pose_deg: float = float("nan")
+    pose_axis: str = ""
     seconds: float = 0.0
     reused: bool = False
     error: str = ""
@@ -130,14 +141,14 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
         elif crop_path is not None:
             cropped, outcome.reused = load_t1w(crop_path), True
             if Path(job.source).is_file():  # the native image is needed for the head-fit QC only
-                _score_head_fit(outcome, load_t1w(job.source),
-                                caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
+                _score_native(outcome, settings, load_t1w(job.source),
+                              caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
         else:
             image = load_t1w(job.source)
             with scratch_directory() as workdir:
                 result = t1_linear(image, settings.t1_linear, workdir)
                 _write_outputs(settings, job, result.cropped, result.transform_file)
-                _score_head_fit(outcome, image, result.transform_file)
+                _score_native(outcome, settings, image, result.transform_file)
             cropped = result.cropped
         template = cropped_template(settings.t1_linear)
         outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
@@ -163,9 +174,16 @@ def _model_ready_mask(config: T1LinearConfig, dilation_mm: float) -> np.ndarray:
     return dilated_mask(np.asarray(template.brain_mask.dataobj), spacing, dilation_mm)
 
 
-def _score_head_fit(outcome: ImageOutcome, native: nib.Nifti1Image, transform_file: Path) -> None:
-    fit = head_fit(native, native_from_template(transform_file))
+def _score_native(outcome: ImageOutcome, settings: PreprocessSettings, native: nib.Nifti1Image,
+                  transform_file: Path) -> None:
+    """The QC scores that need the native image: head fit and, unless switched off, the pose check."""
+    pose = native_from_template(transform_file)
+    fit = head_fit(native, pose)
     outcome.head_fit, outcome.head_margin_mm = fit.score, fit.median_margin_mm
+    if settings.pose_check_max_mm is not None:
+        with scratch_directory() as workdir:
+            check = pose_check(native, pose, settings.t1_linear, workdir)
+        outcome.pose_mm, outcome.pose_deg, outcome.pose_axis = check.distance_mm, check.angle_deg, check.axis
 
 
 def _volume_affine(cropped: nib.Nifti1Image, shape: Sequence[int], target_shape: Sequence[int] | None) -> np.ndarray:

@@ -28,7 +28,7 @@ def _params(tmp_path: Path, **overrides) -> Path:
     params = {
         "cohorts": ["tiny"], "bids_dir": str(tmp_path / "bids"), "caps_dir": str(tmp_path / "caps"),
         "out_dir": str(tmp_path / "out"), "metrics_dir": str(tmp_path / "metrics"), "input": "bids", "sessions_tsv": None, "session_id": "ses-M000",
-        "n_jobs": 1, "itk_threads": 1, "force": False, "allow_failures": False, "qc_ncc_threshold": 0.5, "qc_head_fit_threshold": 0.75,
+        "n_jobs": 1, "itk_threads": 1, "force": False, "allow_failures": False, "qc_ncc_threshold": 0.5, "qc_head_fit_threshold": 0.75, "qc_pose_check_mm": 3.0,
         "exclude_qc_flagged": True, "target_shape": [21, 26, 22], "antialias": True,
         "rescale_percentiles": [0.0, 100.0], "model_ready_brain_mask_mm": None, "t1_linear": t1,
     }

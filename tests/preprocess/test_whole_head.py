@@ -122,8 +122,8 @@ def test_images_table_flags_either_score_with_its_reason():
     assert both.startswith("NCC 0.200 < 0.5; head fit 0.00") and "too large" in both
 
 
-def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_montage(neck_images, tmp_path, monkeypatch):
-    """A deliberately wrong transform (brain scaled 0.7 in the head) is flagged by the head fit."""
+def _run_cohort_with_a_planted_pose(neck_images, tmp_path, monkeypatch, wrong_pose, pose_check_max_mm=None):
+    """Preprocess two heads, the second one's transform replaced by ``wrong_pose(truth)``: (table, montage labels, flags)."""
     from medaug.preprocess import cohort as cohort_module
     from medaug.preprocess import pool as pool_module
     from medaug.preprocess.pool import ImageJob, PreprocessSettings
@@ -138,13 +138,7 @@ def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_monta
     def misregister_second(image, config, workdir):
         result = real_t1_linear(image, config, workdir)
         if np.allclose(image.affine, neck_images[1][0].affine):
-            import ants
-
-            wrong = _about_brain_centre(truths[1], scale=0.7)
-            lps = np.diag([-1.0, -1.0, 1.0, 1.0]) @ wrong @ np.diag([-1.0, -1.0, 1.0, 1.0])
-            transform = ants.create_ants_transform(transform_type="AffineTransform", dimension=3,
-                                                   matrix=lps[:3, :3], translation=lps[:3, 3])
-            ants.write_transform(transform, str(result.transform_file))
+            t1.write_affine(wrong_pose(truths[1]), result.transform_file)
         return result
 
     monkeypatch.setattr(pool_module, "t1_linear", misregister_second)
@@ -153,15 +147,40 @@ def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_monta
     monkeypatch.setattr(cohort_module, "save_qc_montage",
                         lambda path, volumes, mask, labels, flagged: saved.update(labels=labels, flagged=flagged)
                         or real_montage(path, volumes, mask, labels, flagged))
-    settings = PreprocessSettings(caps_dir=tmp_path / "caps", t1_linear=COARSE, target_shape=(21, 26, 22))
+    settings = PreprocessSettings(caps_dir=tmp_path / "caps", t1_linear=COARSE, target_shape=(21, 26, 22),
+                                  pose_check_max_mm=pose_check_max_mm)
     jobs = [ImageJob(f"sub-0{k}", "ses-M000", path) for k, path in enumerate(paths)]
     table = cohort_module.preprocess_cohort(jobs, settings, tmp_path / "out", qc_threshold=0.0, progress=False)
+    assert (tmp_path / "out" / "qc_montage.png").stat().st_size > 0
+    return table, saved["labels"], saved["flagged"]
+
+
+def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_montage(neck_images, tmp_path, monkeypatch):
+    """A deliberately wrong transform (brain scaled 0.7 in the head) is flagged by the head fit."""
+    table, labels, flagged = _run_cohort_with_a_planted_pose(
+        neck_images, tmp_path, monkeypatch, lambda truth: _about_brain_centre(truth, scale=0.7))
     assert list(table["status"]) == ["ok", "qc_flagged"], table
     assert "too small" in table["qc_reason"][1] and table["head_fit"][0] >= 0.9
     written = (tmp_path / "out" / "images.tsv").read_text()
     assert "qc_reason" in written and "too small" in written
-    assert saved["flagged"] == [False, True] and "FLAGGED: head fit" in saved["labels"][1]
-    assert (tmp_path / "out" / "qc_montage.png").stat().st_size > 0
+    assert flagged == [False, True] and "FLAGGED: head fit" in labels[1]
+
+
+def test_preprocess_cohort_flags_a_15_degree_pitch_by_the_pose_check(neck_images, tmp_path, monkeypatch):
+    """A registration pitched 15 degrees about the brain centre passes the head fit; the pose check flags it."""
+    centre = template_rays()[0]
+    table, labels, flagged = _run_cohort_with_a_planted_pose(
+        neck_images, tmp_path, monkeypatch, lambda truth: truth @ t1.rotation_about(centre, 15.0, 0.0),
+        pose_check_max_mm=3.0)
+    assert list(table["status"]) == ["ok", "qc_flagged"], table
+    assert table["head_fit"][1] >= MIN_HEAD_FIT  # not what flags it
+    assert table["pose_check_mm"][0] <= 3.0 and table["pose_check_mm"][1] > 3.0, table
+    assert table["pose_check_axis"][1] == "pitch" and table["pose_check_deg"][1] > 10
+    reason = table["qc_reason"][1]
+    assert reason.startswith("pose check") and "deg pitch" in reason, reason
+    written = (tmp_path / "out" / "images.tsv").read_text()
+    assert "pose_check_mm" in written.splitlines()[0] and "deg pitch" in written
+    assert flagged == [False, True] and "FLAGGED: pose check" in labels[1]
 
 
 @pytest.mark.slow

@@ -1,0 +1,74 @@
+"""The pose check (QC that sees rotations) on generated whole-head images with a known pose.
+
+A rotation about the brain centre leaves the head fit unchanged; the pose check must flag a planted
+15-degree pitch (and roll) and pass the true pose and the pose t1-linear finds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medaug.preprocess import t1_linear as t1
+from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit, template_rays
+from medaug.preprocess.pose_check import MAX_POSE_MM, pose_check, pose_check_reason, rotation_between
+from medaug.preprocess.t1_linear import cropped_template, native_from_template, rotation_about, scratch_directory
+from tests.preprocess._whole_head_cases import cases, error_mm, render_case
+from tests.preprocess.test_t1_linear import COARSE
+
+
+@pytest.fixture(scope="module")
+def heads(repo_params):
+    """Two whole-head-with-neck cases (RAS, LAS) rendered at 4 mm: (image, world_from_mni)."""
+    return [render_case(case, repo_params["cohort"], voxel_mm=4.0) for case in cases()[:2]]
+
+
+@pytest.mark.parametrize(("angles", "axis"), [((15, 0, 0), "pitch"), ((0, -12, 0), "roll"), ((0, 0, 9), "yaw")])
+def test_rotation_between_names_the_angle_and_axis_and_ignores_scale(angles, axis):
+    centre = np.array([3.0, -20.0, 12.0])
+    base = np.diag([1.1, 0.9, 1.05, 1.0])
+    base[:3, 3] = (5.0, -7.0, 2.0)
+    turned = base @ rotation_about(centre, *angles)
+    angle, name = rotation_between(turned, base)
+    assert angle == pytest.approx(max(abs(a) for a in angles), abs=0.05) and name == axis
+    assert rotation_between(base, base) == (0.0, "")
+
+
+def test_rotation_about_keeps_its_centre_fixed():
+    centre = np.array([1.0, 2.0, 3.0])
+    rotation = rotation_about(centre, 20.0, -5.0, 7.0)
+    np.testing.assert_allclose(rotation[:3, :3] @ centre + rotation[:3, 3], centre)
+    np.testing.assert_allclose(rotation[:3, :3] @ rotation[:3, :3].T, np.eye(3), atol=1e-12)
+
+
+def test_pose_check_reason_says_how_far_and_which_rotation():
+    assert pose_check_reason(1.2, 2.0, "pitch") == ""
+    assert pose_check_reason(float("nan"), float("nan"), "") == ""
+    reason = pose_check_reason(9.5, 15.2, "pitch")
+    assert reason.startswith(f"pose check 9.5 mm > {MAX_POSE_MM:g} mm") and "15 deg pitch" in reason
+
+
+def test_pose_check_passes_the_true_and_the_registered_pose(heads):
+    brain = cropped_template(COARSE).brain_mask
+    for image, world_from_mni in heads:
+        with scratch_directory() as workdir:
+            truth = pose_check(image, world_from_mni, COARSE, workdir)
+            registered = native_from_template(t1.t1_linear(image, COARSE, workdir).transform_file)
+            found = pose_check(image, registered, COARSE, workdir)
+        assert error_mm(world_from_mni, registered, brain)[0] < 2.5
+        assert truth.distance_mm <= MAX_POSE_MM, truth
+        assert found.distance_mm <= MAX_POSE_MM, found
+
+
+@pytest.mark.parametrize(("angles", "axis"), [((15.0, 0.0, 0.0), "pitch"), ((-15.0, 0.0, 0.0), "pitch"),
+                                              ((0.0, 15.0, 0.0), "roll")])
+def test_pose_check_flags_a_planted_rotation_the_head_fit_cannot_see(heads, angles, axis):
+    centre = template_rays()[0]
+    for image, world_from_mni in heads:
+        rotated = world_from_mni @ rotation_about(centre, *angles)
+        assert head_fit(image, rotated).score >= MIN_HEAD_FIT  # the head fit passes it
+        with scratch_directory() as workdir:
+            check = pose_check(image, rotated, COARSE, workdir)
+        assert check.distance_mm > MAX_POSE_MM and check.axis == axis, check
+        assert check.angle_deg > 10.0 and check.score_gain > 0, check
+        assert pose_check_reason(check.distance_mm, check.angle_deg, check.axis) != ""
