@@ -35,9 +35,12 @@ VENTRICLE_CHUNKS = 4
 VENTRICLE_SD_MM: tuple[float, float, float] = (7.0, 9.0, 7.0)
 HIPPOCAMPUS_SHRINK_SD_MM: tuple[float, float, float] = (6.0, 12.0, 6.0)
 
-# Synthetic head shell outside the brain mask: (outer distance in mm, intensity on the WM=1 scale).
-# CSF gap, skull (dark in T1), scalp fat (bright in T1).
-HEAD_SHELL_LAYERS: tuple[tuple[float, float], ...] = ((3.0, 0.18), (8.0, 0.04), (14.0, 0.78))
+# Synthetic head shell outside the brain mask: (outer distance in mm, intensity on the WM=1 scale), as
+# on a T1 MPRAGE: CSF gap, inner table (dark), diploe (fatty marrow, bright), outer table (dark),
+# galea and muscle (grey), subcutaneous fat (as bright as white matter or brighter), skin.
+HEAD_SHELL_LAYERS: tuple[tuple[float, float], ...] = (
+    (3.0, 0.18), (4.5, 0.04), (6.5, 0.70), (8.0, 0.04), (9.5, 0.45), (13.0, 1.05), (14.5, 0.55),
+)
 PAD_MM = 18
 
 

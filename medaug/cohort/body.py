@@ -11,7 +11,11 @@ the brain; for the sites that set ``neck: true`` this module adds, analytically 
   bright orbital fat and a dark nasal cavity;
 - shoulders: the neck widens to +-180 mm at the bottom of the field of view.
 
-Intensities are on the atlas scale (white matter = 1). None of this is deformed with the subject's
+Intensities are on the atlas scale (white matter = 1), as on a T1 MPRAGE: subcutaneous and orbital
+fat as bright as white matter or brighter, muscle about half, bone marrow between them.
+
+:func:`face_plane` gives the voxels a defacing tool (pydeface, quickshear) would zero: the
+half-space in front of and below a plane that passes a margin in front of the brain. None of this is deformed with the subject's
 anatomy: it only has to look like a neck to a registration, the brain is what is checked. The body
 is only drawn where the head (brain + shell) is empty, so it never overwrites the brain.
 """
@@ -21,8 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 MUSCLE = 0.45
-FAT = 0.80
-MARROW = 0.60
+FAT = 1.05
+MARROW = 0.70
 CSF = 0.15
 CORD = 0.50
 AIR = 0.0
@@ -97,3 +101,21 @@ def body_intensity(points: np.ndarray) -> np.ndarray:
         + ((z - NASAL_CENTRE_MM[2]) / NASAL_RADII_MM[2]) ** 2 < 1.0
     out[nasal] = AIR
     return out
+
+
+def face_plane_normal(angle_deg: float) -> np.ndarray:
+    """(3,) unit normal of the defacing plane: anterior, tilted ``angle_deg`` down (template mm axes)."""
+    angle = np.deg2rad(angle_deg)
+    return np.array([0.0, np.cos(angle), -np.sin(angle)])
+
+
+def face_plane(points: np.ndarray, brain_points: np.ndarray, angle_deg: float, margin_mm: float) -> np.ndarray:
+    """Boolean (N,): which of ``points`` (3, N) template mm lie in front of / below the defacing plane.
+
+    The plane's normal is :func:`face_plane_normal`; it passes ``margin_mm`` beyond the furthest of
+    ``brain_points`` (3, M) along it, so the brain is never cut (quickshear places its plane on
+    the brain mask's hull the same way, with a buffer).
+    """
+    normal = face_plane_normal(angle_deg).astype(np.float32)
+    limit = float((normal @ np.asarray(brain_points, dtype=np.float32)).max()) + margin_mm
+    return normal @ np.asarray(points, dtype=np.float32) > limit

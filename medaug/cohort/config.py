@@ -49,6 +49,9 @@ class SiteConfig:
         neck: a whole-head acquisition: the field of view is ``acquisition.neck_field_of_view_mm``,
             moved down by ``acquisition.neck_fov_shift_mm``, and shows the neck, the face and the
             top of the shoulders (:mod:`medaug.cohort.body`) below the head.
+        deface: the site's images are defaced the way pydeface / quickshear leave them: every voxel
+            in front of and below a plane through the face is zeroed (:func:`medaug.cohort.body.face_plane`,
+            ``acquisition.deface_angle_deg`` and ``deface_margin_mm``), the neck's front included.
     """
 
     intensity_scale: float = 1000.0
@@ -58,6 +61,7 @@ class SiteConfig:
     orientation: str = "RAS"
     voxel_aspect: tuple[float, float, float] = (1.0, 1.0, 1.0)
     neck: bool = False
+    deface: bool = False
 
 
 def valid_orientation(code: str) -> bool:
@@ -111,6 +115,10 @@ class AcquisitionConfig:
     ``neck_field_of_view_mm`` (x, y, z) is the field of view of the sites with ``neck: true``; its
     centre is moved by ``neck_fov_shift_mm`` along the world z axis (negative: down, towards the
     shoulders), so that the top of the head stays in the image and the neck fills the bottom.
+
+    At sites with ``deface: true`` the plane of the defacing has its normal ``deface_angle_deg``
+    below the anterior axis of the head and passes ``deface_margin_mm`` in front of the template
+    brain's furthest point along that normal.
     """
 
     voxel_size_mm: tuple[float, float, float] = (2.0, 2.0, 2.0)
@@ -120,6 +128,8 @@ class AcquisitionConfig:
     translation_mm: float = 10.0
     neck_field_of_view_mm: tuple[float, float, float] = (240.0, 256.0, 300.0)
     neck_fov_shift_mm: float = -30.0
+    deface_angle_deg: float = 45.0
+    deface_margin_mm: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,9 @@ class CohortConfig:
             raise CohortConfigError("cohort.acquisition.field_of_view_mm must be 3 positive numbers")
         if min(anat.head_scale_mean.values()) <= 0 or set(anat.head_scale_mean) != {"M", "F"}:
             raise CohortConfigError("cohort.anatomy.head_scale_mean needs positive values for 'M' and 'F'")
+        if not 0.0 <= acq.deface_angle_deg <= 90.0 or acq.deface_margin_mm < 0:
+            raise CohortConfigError("cohort.acquisition.deface_angle_deg must lie in [0, 90] degrees and "
+                                    "deface_margin_mm be >= 0 mm")
         # The brain must fit in the field of view in every pose: a large head (mean + 2 sd),
         # rotated by the largest angle, shifted by the largest translation and FOV offset.
         scale = max(anat.head_scale_mean.values()) + 2 * anat.head_scale_sd

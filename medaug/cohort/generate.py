@@ -35,7 +35,7 @@ from medaug.cohort.acquisition import (
 )
 from medaug.cohort.anatomy import SubjectAnatomy, backward_map, draw_anatomy, subject_intensity
 from medaug.cohort.atlas import TemplateAtlas, load_template_atlas
-from medaug.cohort.body import body_intensity
+from medaug.cohort.body import body_intensity, face_plane
 from medaug.cohort.config import CohortConfig, CohortSpec
 from medaug.cohort.demographics import SessionPlan, draw_participants, sessions_table
 
@@ -116,8 +116,16 @@ def render_image(
     signal = np.zeros(world.shape[1], dtype=np.float32)
     signal[inside] = values * np.float32(site.intensity_scale)
     noisy = rician_noise(signal, site.noise_std * site.intensity_scale, rng)
+    if site.deface:  # zeroed after the noise: defacing tools write exact zeros
+        noisy[face_plane(anat, _brain_points(atlas), acq.deface_angle_deg, acq.deface_margin_mm)] = 0.0
     data = np.clip(np.rint(noisy), 0, np.iinfo(np.int16).max).astype(np.int16).reshape(shape)
     return RenderedImage(data=data, affine=affine, world_from_mni=world_from_mni)
+
+
+def _brain_points(atlas: TemplateAtlas) -> np.ndarray:
+    """(3, M) template mm of the atlas brain-mask voxels."""
+    voxels = np.argwhere(atlas.brain_mask).T.astype(np.float32)
+    return atlas.affine[:3, :3].astype(np.float32) @ voxels + atlas.affine[:3, 3:4].astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,48 @@ def test_neck_site_adds_neck_face_and_shoulders_and_leaves_the_brain_alone(atlas
     assert images["plain"].data.max() > 0 and image.data.size > images["plain"].data.size
 
 
+@pytest.mark.parametrize("neck", [False, True])
+def test_defaced_site_zeroes_the_face_side_of_the_plane_and_keeps_the_brain(atlas, tiny_cohort_params, neck):
+    from medaug.cohort.body import face_plane_normal
+
+    params = copy.deepcopy(tiny_cohort_params)
+    params["anatomy"].update(deformation_mm=0.0)
+    params["sites"]["SITE-B"].update(noise_std=0.02, bias_std=0.0, contrast_gamma=1.0, neck=neck)
+    whole = CohortConfig.from_dict(params)
+    params["sites"]["SITE-B"].update(deface=True)
+    defaced = CohortConfig.from_dict(params)
+    anatomy = draw_anatomy(np.random.default_rng(3), "F", 60.0, 0.0, whole.anatomy)
+    images = {name: render_image(atlas, anatomy, "SITE-B", config, np.random.default_rng(4))
+              for name, config in (("whole", whole), ("defaced", defaced))}
+    image = images["defaced"]
+    # template mm of every native voxel, and its signed distance to the plane
+    grid = np.indices(image.data.shape).reshape(3, -1).astype(float)
+    world = image.affine[:3, :3] @ grid + image.affine[:3, 3:4]
+    anat_from_world = np.linalg.inv(image.world_from_mni)
+    template_mm = anat_from_world[:3, :3] @ world + anat_from_world[:3, 3:4]
+    brain = atlas.affine[:3, :3] @ np.argwhere(atlas.brain_mask).T + atlas.affine[:3, 3:4]
+    normal = face_plane_normal(defaced.acquisition.deface_angle_deg)
+    distance = normal @ template_mm - ((normal @ brain).max() + defaced.acquisition.deface_margin_mm)
+    data, full = image.data.reshape(-1), images["whole"].data.reshape(-1)
+    assert (data[distance > 1.0] == 0).all()           # exact zeros in front of / below the plane
+    assert (full[distance > 1.0] > 0).mean() > 0.5      # where the whole head has noise, scalp or face
+    np.testing.assert_array_equal(data[distance < -1.0], full[distance < -1.0])  # the rest untouched
+    # the brain lies entirely behind the plane: defacing never cuts it
+    inside = distance < -defaced.acquisition.deface_margin_mm + 1.0
+    assert inside.sum() > 0 and (distance[inside] < 0).all()
+
+
+def test_head_shell_and_body_have_t1_contrast_fat_bright_bone_dark():
+    from medaug.cohort import body
+    from medaug.cohort.atlas import HEAD_SHELL_LAYERS
+
+    values = dict(zip(("csf", "inner_table", "diploe", "outer_table", "muscle", "fat", "skin"),
+                      (v for _, v in HEAD_SHELL_LAYERS)))
+    assert values["fat"] >= 1.0 and body.FAT >= 1.0           # fat as bright as white matter (1.0) or brighter
+    assert values["inner_table"] < 0.1 and values["outer_table"] < 0.1 < values["csf"]  # cortical bone darkest
+    assert values["muscle"] == pytest.approx(body.MUSCLE) and values["muscle"] < values["diploe"] < values["fat"]
+
+
 def test_ad_severity_shrinks_medial_temporal_lobe_and_enlarges_ventricles(atlas, tiny_cohort_params):
     config = CohortConfig.from_dict(tiny_cohort_params)
     anatomy = draw_anatomy(np.random.default_rng(0), "M", 70.0, 0.0, config.anatomy)

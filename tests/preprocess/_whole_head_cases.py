@@ -1,7 +1,12 @@
-"""Whole-head-with-neck test images at 1 mm from the demo generator, with their ground-truth poses.
+"""Whole-head test images at 1 mm from the demo generator, with their ground-truth poses.
 
-20 cases made by :func:`medaug.cohort.render_image` at sites with ``neck: true`` (neck, face and
-shoulders at the bottom of the field of view), varying what a registration is sensitive to:
+30 cases made by :func:`medaug.cohort.render_image`: 20 at sites with ``neck: true`` (neck, face and
+shoulders at the bottom of the field of view) and 10 defaced (``deface: true``: everything in front
+of and below a plane through the face zeroed), 5 of them without a neck (the head's field of view)
+and 5 with one. Two of the kinds of real head that a single-start registration got wrong are among
+them: defaced without a neck, and an oblique header (the voxel grid turned ``oblique_deg`` about
+the left-right axis, as a scan planned along the AC-PC line stores it) with a long neck and a face.
+What varies, besides:
 
 - storage orientation: RAS, LAS, PSL (sagittal slices, as most 3D MPRAGE), LPI;
 - field of view (x, y, z mm) and how far it reaches down (its centre moved along world z), from a
@@ -47,19 +52,34 @@ class Case:
     sex: str
     age: float
     severity: float
+    neck: bool = True
+    deface: bool = False
+    oblique_deg: float = 0.0
 
 
-def cases(count: int = 20) -> list[Case]:
-    """The ``count`` whole-head-with-neck cases (deterministic)."""
+def cases(count: int = 30) -> list[Case]:
+    """The first ``count`` whole-head cases (deterministic): 20 with a neck, then 10 defaced."""
     out = []
-    for i in range(count):
+    for i in range(min(count, 20)):
         fov, shift = FIELDS_OF_VIEW[i % len(FIELDS_OF_VIEW)]
         orientation = ORIENTATIONS[i % len(ORIENTATIONS)]
         rotation = ROTATIONS_DEG[i % len(ROTATIONS_DEG)]
         aspect = (1.0, 1.0, 1.2) if i % 7 == 3 else (1.0, 1.0, 1.0)
         sex = "M" if i % 2 else "F"
-        out.append(Case(f"neck{i:02d}-{orientation}-fov{int(fov[2])}-rot{int(rotation)}", 1800 + i, orientation,
-                        fov, shift, rotation, aspect, sex, 60.0 + (i * 7) % 30, (i % 3) * 0.6))
+        oblique = -18.0 if i % 5 == 3 else 0.0  # with the longest neck: field of view 320 mm
+        out.append(Case(f"neck{i:02d}-{orientation}-fov{int(fov[2])}-rot{int(rotation)}{'-oblique' if oblique else ''}",
+                        1800 + i, orientation, fov, shift, rotation, aspect, sex, 60.0 + (i * 7) % 30, (i % 3) * 0.6,
+                        oblique_deg=oblique))
+    for k in range(max(0, count - 20)):
+        i = 20 + k
+        neck = k % 2 == 1
+        fov, shift = FIELDS_OF_VIEW[k % len(FIELDS_OF_VIEW)] if neck else ((220.0, 256.0, 256.0), 0.0)
+        orientation = ORIENTATIONS[(k + 1) % len(ORIENTATIONS)]
+        rotation = ROTATIONS_DEG[k % len(ROTATIONS_DEG)]
+        sex = "M" if k % 2 else "F"
+        kind = "neck" if neck else "head"
+        out.append(Case(f"deface{i:02d}-{kind}-{orientation}-rot{int(rotation)}", 1800 + i, orientation, fov, shift,
+                        rotation, (1.0, 1.0, 1.0), sex, 62.0 + (k * 9) % 28, (k % 3) * 0.6, neck=neck, deface=True))
     return out
 
 
@@ -72,19 +92,26 @@ def render_case(case: Case, cohort_params: dict, voxel_mm: float = 1.0) -> tuple
 
     config = CohortConfig.from_dict(cohort_params)
     site = SiteConfig(intensity_scale=1000.0, contrast_gamma=1.0, noise_std=0.03, bias_std=0.12,
-                      orientation=case.orientation, voxel_aspect=case.voxel_aspect, neck=True)
+                      orientation=case.orientation, voxel_aspect=case.voxel_aspect, neck=case.neck, deface=case.deface)
+    fov = {"neck_field_of_view_mm": case.field_of_view_mm, "neck_fov_shift_mm": case.fov_shift_mm} if case.neck \
+        else {"field_of_view_mm": case.field_of_view_mm}
     acquisition = dataclasses.replace(
-        config.acquisition, voxel_size_mm=(voxel_mm,) * 3, neck_field_of_view_mm=case.field_of_view_mm,
-        neck_fov_shift_mm=case.fov_shift_mm, rotation_deg=case.rotation_deg, translation_mm=15.0,
+        config.acquisition, voxel_size_mm=(voxel_mm,) * 3, rotation_deg=case.rotation_deg, translation_mm=15.0, **fov,
     )
     # not validated: the narrow fields of view may clip the scalp at the largest rotations, on purpose
     config = dataclasses.replace(config, sites={"CASE": site}, acquisition=acquisition)
     rng = np.random.default_rng(case.seed)
     anatomy = draw_anatomy(rng, case.sex, case.age, case.severity, config.anatomy)
     rendered = render_image(load_template_atlas(config.anatomy.head_shell), anatomy, "CASE", config, rng)
-    image = nib.Nifti1Image(rendered.data, rendered.affine)
+    affine, world_from_mni = rendered.affine, rendered.world_from_mni
+    if case.oblique_deg:  # the same voxels in a scanner frame turned about x: an oblique header
+        from medaug.preprocess.t1_linear import rotation_about
+
+        turn = rotation_about(np.zeros(3), case.oblique_deg, 0.0)
+        affine, world_from_mni = turn @ affine, turn @ world_from_mni
+    image = nib.Nifti1Image(rendered.data, affine)
     image.header.set_xyzt_units("mm")
-    return image, rendered.world_from_mni
+    return image, world_from_mni
 
 
 def error_mm(world_from_mni: np.ndarray, native_from_template: np.ndarray, brain_mask: nib.Nifti1Image,

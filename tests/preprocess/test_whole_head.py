@@ -185,9 +185,13 @@ def test_preprocess_cohort_flags_a_15_degree_pitch_by_the_pose_check(neck_images
 
 @pytest.mark.slow
 def test_whole_head_with_neck_cases_at_1mm_match_their_ground_truth(repo_params):
-    """20 whole-head-with-neck images at 1 mm, several poses, orientations, fields of view."""
+    """The whole-head cases at 1 mm: each within 2 mm mean / 4 mm max of its true pose, none flagged by
+    any QC check, and the same pose pitched 15 degrees flagged by the pose check."""
+    from medaug.preprocess.pose_check import MAX_POSE_MM, pose_check
+
     config: T1LinearConfig = DEMO
     template = cropped_template(config)
+    centre = template_rays()[0]
     rows = []
     for case in cases():
         image, world_from_mni = render_case(case, repo_params["cohort"], voxel_mm=1.0)
@@ -199,12 +203,17 @@ def test_whole_head_with_neck_cases_at_1mm_match_their_ground_truth(repo_params)
         mean_mm, max_mm = error_mm(world_from_mni, estimated, template.brain_mask)
         fit = head_fit(image, estimated)
         ncc = template_ncc(result.cropped, template.image, template.brain_mask)
-        rows.append((case.name, image.shape, mean_mm, max_mm, seconds, ncc, fit.score))
-        print(f"{case.name:28s} {str(image.shape):16s} mean {mean_mm:4.2f} mm  max {max_mm:4.2f} mm  "
-              f"{seconds:5.1f} s wall  {cpu:5.1f} s CPU  NCC {ncc:.3f}  head fit {fit.score:.2f}", flush=True)
+        with scratch_directory() as workdir:
+            pose = pose_check(image, estimated, config, workdir).distance_mm
+            pitched = pose_check(image, estimated @ t1.rotation_about(centre, 15.0, 0.0), config, workdir).distance_mm
+        rows.append((case.name, image.shape, mean_mm, max_mm, seconds, ncc, fit.score, pose, pitched))
+        print(f"{case.name:34s} {str(image.shape):16s} mean {mean_mm:4.2f} mm  max {max_mm:4.2f} mm  "
+              f"{seconds:5.1f} s wall  {cpu:5.1f} s CPU  NCC {ncc:.3f}  head fit {fit.score:.2f}  "
+              f"pose check {pose:4.1f} mm (pitched 15 deg: {pitched:4.1f} mm)", flush=True)
     means = np.array([r[2] for r in rows])
     print(f"mean error over the {len(rows)} images: {means.mean():.2f} mm (worst {means.max():.2f} mm); "
           f"median {np.median([r[4] for r in rows]):.1f} s per image")
     assert len(rows) >= 20
     assert all(r[2] <= 2.0 and r[3] <= 4.0 for r in rows), rows
-    assert all(r[5] >= 0.5 and r[6] >= MIN_HEAD_FIT for r in rows), rows  # no false QC flag
+    assert all(r[5] >= 0.5 and r[6] >= MIN_HEAD_FIT and r[7] <= MAX_POSE_MM for r in rows), rows  # no false flag
+    assert all(r[8] > MAX_POSE_MM for r in rows), rows  # every planted pitch flagged
