@@ -29,7 +29,8 @@ The score is the smaller of the two; :func:`head_fit_reason` turns it into a QC 
 on two 1 mm demo heads with a neck and the true pose perturbed: true pose 1.00; scale 0.8 about the
 brain centre 0.00 (median margin 53 mm), scale 0.85 0.44-0.49, scale 1.15 0.73-0.83; shifts of
 20 mm sideways 0.54-0.59, down 0.62-0.66, of 15 mm up 0.69-0.78; a rotation of 20 degrees about the
-brain centre leaves the margins unchanged (0.98-0.99): NCC, not this score, judges rotations.
+brain centre leaves the margins unchanged (0.98-0.99): the pose check of
+:mod:`medaug.preprocess.pose_check`, not this score, judges rotations.
 """
 
 from __future__ import annotations
