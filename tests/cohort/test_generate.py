@@ -147,7 +147,8 @@ def test_known_pose_realigns_image_to_template(atlas, tiny_cohort_params):
 def test_neck_site_adds_neck_face_and_shoulders_and_leaves_the_brain_alone(atlas, tiny_cohort_params, orientation):
     params = copy.deepcopy(tiny_cohort_params)
     params["anatomy"].update(deformation_mm=0.0)
-    params["sites"]["SITE-B"].update(noise_std=0.0, bias_std=0.0, contrast_gamma=1.0, orientation=orientation)
+    params["sites"]["SITE-B"].update(noise_std=0.0, bias_std=0.0, contrast_gamma=1.0, orientation=orientation,
+                                     deface=False)
     plain = CohortConfig.from_dict(params)
     params["sites"]["SITE-B"].update(neck=True)
     neck = CohortConfig.from_dict(params)
@@ -181,7 +182,7 @@ def test_defaced_site_zeroes_the_face_side_of_the_plane_and_keeps_the_brain(atla
 
     params = copy.deepcopy(tiny_cohort_params)
     params["anatomy"].update(deformation_mm=0.0)
-    params["sites"]["SITE-B"].update(noise_std=0.02, bias_std=0.0, contrast_gamma=1.0, neck=neck)
+    params["sites"]["SITE-B"].update(noise_std=0.02, bias_std=0.0, contrast_gamma=1.0, neck=neck, deface=False)
     whole = CohortConfig.from_dict(params)
     params["sites"]["SITE-B"].update(deface=True)
     defaced = CohortConfig.from_dict(params)
