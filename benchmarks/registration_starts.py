@@ -35,11 +35,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from medaug.preprocess import t1_linear as t1  # noqa: E402
-from medaug.preprocess.fov import cranium_centre, crop_neck  # noqa: E402
-from medaug.preprocess.head_qc import template_rays  # noqa: E402
-from medaug.preprocess.pose_check import pose_check  # noqa: E402
-from tests.preprocess._whole_head_cases import cases, error_mm, render_case  # noqa: E402
+from medaug.preprocess import t1_linear as t1
+from medaug.preprocess.fov import cranium_centre, crop_neck
+from medaug.preprocess.head_qc import template_rays
+from medaug.preprocess.pose_check import pose_check
+from tests.preprocess._whole_head_cases import cases, error_mm, render_case
 
 CANDIDATES = {
     "single": ((0.0,), (0.0,)),

@@ -99,8 +99,16 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
     from medaug.preprocess.fov import crop_neck
     from medaug.preprocess.head_qc import template_rays
     from medaug.preprocess.t1_linear import (
-        _resample_isotropic, _targets, native_from_template as read_affine, nifti_to_ants, register_affine,
-        registration_score, rotation_about, write_affine,
+        _resample_isotropic,
+        _targets,
+        nifti_to_ants,
+        register_affine,
+        registration_score,
+        rotation_about,
+        write_affine,
+    )
+    from medaug.preprocess.t1_linear import (
+        native_from_template as read_affine,
     )
 
     targets = _targets(config)

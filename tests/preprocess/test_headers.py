@@ -19,7 +19,12 @@ import pytest
 from scipy import ndimage
 
 from medaug.preprocess import t1_linear as t1
-from medaug.preprocess.t1_linear import cropped_template, native_from_template, rotation_about, scratch_directory
+from medaug.preprocess.t1_linear import (
+    cropped_template,
+    native_from_template,
+    rotation_about,
+    scratch_directory,
+)
 from medaug.preprocess.validate import load_t1w
 from tests.preprocess._whole_head_cases import cases, error_mm, render_case
 from tests.preprocess.test_t1_linear import COARSE

@@ -11,8 +11,18 @@ import pytest
 
 from medaug.preprocess import t1_linear as t1
 from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit, template_rays
-from medaug.preprocess.pose_check import MAX_POSE_MM, pose_check, pose_check_reason, rotation_between
-from medaug.preprocess.t1_linear import cropped_template, native_from_template, rotation_about, scratch_directory
+from medaug.preprocess.pose_check import (
+    MAX_POSE_MM,
+    pose_check,
+    pose_check_reason,
+    rotation_between,
+)
+from medaug.preprocess.t1_linear import (
+    cropped_template,
+    native_from_template,
+    rotation_about,
+    scratch_directory,
+)
 from tests.preprocess._whole_head_cases import cases, error_mm, render_case
 from tests.preprocess.test_t1_linear import COARSE
 
