@@ -1,6 +1,6 @@
 """Registration error and time of the t1-linear start strategies on whole-head images with a known pose.
 
-    python benchmarks/registration_starts.py [--cases 30] [--first 0] [--candidates single pitch3 ...]
+    python -m benchmarks.studies.registration_starts [--cases 30] [--first 0] [--candidates single pitch3 ...]
         [--pose-check] [--real IMAGE REFERENCE.npy]
 
 For each of the whole-head test cases (:mod:`tests.preprocess._whole_head_cases`: 20 with a neck,
@@ -25,15 +25,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from medaug.preprocess import t1_linear as t1
 from medaug.preprocess.fov import cranium_centre, crop_neck
