@@ -245,7 +245,7 @@ def test_a_negative_brain_mask_margin_is_refused_before_any_image_runs(tmp_path)
 
 
 def test_pose_check_threshold_is_read_and_checked(tmp_path):
-    from medaug.preprocess.run import PreprocessSettings
+    from medaug.preprocess.pool import PreprocessSettings
 
     params = {"target_shape": None, "antialias": True, "rescale_percentiles": [0, 100], "force": False,
               "t1_linear": {"start_pitch_deg": [-10, 0, 10]}, "model_ready_brain_mask_mm": None,
