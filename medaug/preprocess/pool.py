@@ -148,7 +148,9 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
             with scratch_directory() as workdir:
                 result = t1_linear(image, settings.t1_linear, workdir)
                 _write_outputs(settings, job, result.cropped, result.transform_file)
-                _score_native(outcome, settings, image, result.transform_file)
+            # scored from the written CAPS copy, as a rerun that reuses the image does: same bytes in images.tsv
+            _score_native(outcome, settings, image,
+                          caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
             cropped = result.cropped
         template = cropped_template(settings.t1_linear)
         outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
