@@ -59,6 +59,7 @@ def participant_label(label: str, index: int, width: int = 4) -> str:
 
 
 def synthetic_image_name(participant: str, space: str = TEMPLATE_SPACE) -> str:
+    """BIDS file stem of one synthetic image: ``sub-<participant>_space-<space>_desc-synthetic_T1w``."""
     return f"sub-{participant}_space-{space}_desc-synthetic_T1w"
 
 

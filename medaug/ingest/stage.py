@@ -17,6 +17,7 @@ __all__ = ["metrics_path", "run"]
 
 
 def metrics_path(params: Mapping[str, Any], cohort: str) -> Path:
+    """Where stage ``cohort_bids@<cohort>`` writes its metrics: ``<metrics_dir>/cohort_<cohort>.json``."""
     return Path(params.get("metrics_dir", "metrics")) / f"cohort_{cohort}.json"
 
 
