@@ -3,7 +3,7 @@
 - :mod:`networks`: Conv5_FC3 of Wen et al. (2020) (``baseline``, ``baseline-downsampled``) and a
   ``small`` CPU variant; :func:`build_classifier`.
 - :mod:`data`: volumes of a split and synthetic volumes, loaded once into memory (:class:`VolumeSet`).
-- :mod:`augment`: the classic-augmentation baseline (MONAI transforms, on the fly).
+- :mod:`augment`: the classic-augmentation baseline (affine, elastic, bias field, noise; batched, on the fly).
 - :mod:`budget`: how long training lasts, in epochs (thesis) or in optimisation steps (equal for
   every training set), and when the validation set is scored.
 - :mod:`selection`: which validation's checkpoint is kept (validation loss, ROC AUC, smoothed or
