@@ -102,75 +102,99 @@ def _finite(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else value
 
 
+def _generated_by(params: Mapping[str, Any], lock_path: str | Path) -> dict[str, str]:
+    """The ``GeneratedBy`` entry of dataset_description.json: medaug's version, the code commit and
+    the dvc.lock md5 of each label's model."""
+    models_dir = Path(params["models_dir"])
+    commit = _code_commit()
+    return {"Name": "medaug", "Version": medaug.__version__,
+            "Description": "Synthetic T1w volumes drawn from one generative model per label "
+                           f"(code commit {commit or 'unknown'}; dvc.lock md5 of each model: "
+                           + ", ".join(f"{lab} {model_lock_hash(lock_path, models_dir / lab) or 'unknown'}"
+                                       for lab in params["labels"]) + ")",
+            }
+
+
+def _sidecar(params: Mapping[str, Any], label: str, sample: Any, latents: np.ndarray | None, lock_md5: str | None,
+             nearest: str, distance: float) -> dict[str, Any]:
+    """The JSON sidecar of one synthetic image (``sample``: a row of the label's samples.tsv)."""
+    column = str(params["label_column"])
+    return {
+        "SkullStripped": bool(params.get("skull_stripped", True)),
+        "Description": f"synthetic {column} = {label} volume, decoded from a latent code of the "
+                       f"{sample.model} model of that label",
+        column: label,
+        "Model": {"Type": sample.model, "WeightsSHA256": sample.model_sha256,
+                  "DVCLockMD5": lock_md5, "Path": (Path(params["models_dir"]) / label).as_posix()},
+        "Sampler": sample.sampler,
+        "Seed": int(sample.seed),
+        "ParamsHash": sample.params_hash,
+        "SampleIndex": int(sample.row),
+        "LatentCode": None if latents is None else [round(float(v), 6) for v in latents[int(sample.row)]],
+        "AcceptanceRate": _finite(float(sample.acceptance_rate)),
+        "NearestTrainingNeighbour": {"participant_id": nearest, "RMSDifferenceInMask": round(float(distance), 6)},
+    }
+
+
+def _write_label(params: Mapping[str, Any], label: str, lock_path: str | Path, root: Path) -> tuple[list[dict], dict]:
+    """Write one label's images and sidecars under ``root``; return its participants.tsv rows and summary."""
+    column = str(params["label_column"])
+    space = str(params.get("space") or TEMPLATE_SPACE)
+    synthetic_dir = Path(params["synthetic_dir"])
+    stack, table = read_synthetic(synthetic_dir / label)
+    if stack is None:
+        raise ExportError(f"{synthetic_dir / label}: samples.npy not found (stage sample writes it)")
+    latents_path = synthetic_dir / label / LATENTS_NAME
+    latents = np.load(latents_path) if latents_path.is_file() else None
+    train, used = load_label_volumes(params["stack"], params["train_split"], label)
+    train = train[:, 0].numpy()
+    mask = brain_mask(train, float(params.get("mask_threshold", 0.1)))
+    affine = np.asarray(json.loads(Path(f"{params['stack']}.json").read_text())["affine"], dtype=float)
+    nearest, distances = _nearest_training(stack[table["row"].to_numpy()], train,
+                                           used["participant_id"].astype(str).tolist(), mask)
+    lock_md5 = model_lock_hash(lock_path, Path(params["models_dir"]) / label)
+    rows = []
+    for i, sample in enumerate(table.itertuples(index=False)):
+        participant = participant_label(label, i)
+        anat = root / f"sub-{participant}" / "anat"
+        anat.mkdir(parents=True)
+        stem = synthetic_image_name(participant, space)
+        save_synthetic_nifti(stack[int(sample.row)], affine, anat / f"{stem}.nii.gz")
+        write_json(_sidecar(params, label, sample, latents, lock_md5, nearest[i], distances[i]), anat / f"{stem}.json")
+        rows.append({"participant_id": f"sub-{participant}", column: label})
+    summary = {"n": int(len(table)),
+               "median_nearest_training_rms": round(float(np.median(distances)), 6) if len(distances) else None}
+    return rows, summary
+
+
+def _write_dataset_files(params: Mapping[str, Any], rows: list[dict], generated: dict, root: Path) -> None:
+    """participants.tsv, participants.json, dataset_description.json and README under ``root``."""
+    column = str(params["label_column"])
+    write_tsv(pd.DataFrame(rows, columns=["participant_id", column]), root / "participants.tsv")
+    write_json({column: {"Description": f"label of the source dataset's {column} column the model was "
+                                        "trained on", "Levels": {lab: f"synthetic {lab}" for lab in params["labels"]}}},
+               root / "participants.json")
+    write_json({"Name": "medaug synthetic cohort", "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
+                "GeneratedBy": [generated],
+                "SourceDatasets": [{"URL": url} for url in params.get("source_datasets") or []]},
+               root / "dataset_description.json")
+    (root / "README").write_text(
+        "Synthetic T1-weighted volumes written by medaug (stage derivatives). Each image's JSON sidecar names\n"
+        "its label, model, sampler, seed and latent code, and its nearest training volume.\n")
+
+
 def run(params: Mapping[str, Any], lock_path: str | Path = "dvc.lock") -> dict[str, Any]:
     """Write the derivatives dataset of ``params`` (the ``derivatives`` section) atomically.
 
     Returns a summary: images per label and the median nearest-training distance of each label.
     """
-    column = str(params["label_column"])
-    space = str(params.get("space") or TEMPLATE_SPACE)
-    synthetic_dir, models_dir = Path(params["synthetic_dir"]), Path(params["models_dir"])
-    commit = _code_commit()
-    generated = {"Name": "medaug", "Version": medaug.__version__,
-                 "Description": "Synthetic T1w volumes drawn from one generative model per label "
-                                f"(code commit {commit or 'unknown'}; dvc.lock md5 of each model: "
-                                + ", ".join(f"{lab} {model_lock_hash(lock_path, models_dir / lab) or 'unknown'}"
-                                            for lab in params["labels"]) + ")",
-                 }
+    generated = _generated_by(params, lock_path)
     rows, summary = [], {"labels": {}}
     with atomic_directory(params["out_dir"]) as tmp:
-        tmp = Path(tmp)
         for label in params["labels"]:
-            stack, table = read_synthetic(synthetic_dir / label)
-            if stack is None:
-                raise ExportError(f"{synthetic_dir / label}: samples.npy not found (stage sample writes it)")
-            latents_path = synthetic_dir / label / LATENTS_NAME
-            latents = np.load(latents_path) if latents_path.is_file() else None
-            train, used = load_label_volumes(params["stack"], params["train_split"], label)
-            train = train[:, 0].numpy()
-            mask = brain_mask(train, float(params.get("mask_threshold", 0.1)))
-            affine = np.asarray(json.loads(Path(f"{params['stack']}.json").read_text())["affine"], dtype=float)
-            nearest, distances = _nearest_training(stack[table["row"].to_numpy()], train,
-                                                   used["participant_id"].astype(str).tolist(), mask)
-            lock_md5 = model_lock_hash(lock_path, models_dir / label)
-            for i, sample in enumerate(table.itertuples(index=False)):
-                participant = participant_label(label, i)
-                anat = tmp / f"sub-{participant}" / "anat"
-                anat.mkdir(parents=True)
-                stem = synthetic_image_name(participant, space)
-                save_synthetic_nifti(stack[int(sample.row)], affine, anat / f"{stem}.nii.gz")
-                sidecar = {
-                    "SkullStripped": bool(params.get("skull_stripped", True)),
-                    "Description": f"synthetic {column} = {label} volume, decoded from a latent code of the "
-                                   f"{sample.model} model of that label",
-                    column: label,
-                    "Model": {"Type": sample.model, "WeightsSHA256": sample.model_sha256,
-                              "DVCLockMD5": lock_md5, "Path": (models_dir / label).as_posix()},
-                    "Sampler": sample.sampler,
-                    "Seed": int(sample.seed),
-                    "ParamsHash": sample.params_hash,
-                    "SampleIndex": int(sample.row),
-                    "LatentCode": None if latents is None else [round(float(v), 6) for v in latents[int(sample.row)]],
-                    "AcceptanceRate": _finite(float(sample.acceptance_rate)),
-                    "NearestTrainingNeighbour": {"participant_id": nearest[i],
-                                                 "RMSDifferenceInMask": round(float(distances[i]), 6)},
-                }
-                write_json(sidecar, anat / f"{stem}.json")
-                rows.append({"participant_id": f"sub-{participant}", column: label})
-            summary["labels"][label] = {"n": int(len(table)),
-                                        "median_nearest_training_rms": round(float(np.median(distances)), 6)
-                                        if len(distances) else None}
-        write_tsv(pd.DataFrame(rows, columns=["participant_id", column]), tmp / "participants.tsv")
-        write_json({column: {"Description": f"label of the source dataset's {column} column the model was "
-                                            "trained on", "Levels": {lab: f"synthetic {lab}" for lab in params["labels"]}}},
-                   tmp / "participants.json")
-        write_json({"Name": "medaug synthetic cohort", "BIDSVersion": BIDS_VERSION, "DatasetType": "derivative",
-                    "GeneratedBy": [generated],
-                    "SourceDatasets": [{"URL": url} for url in params.get("source_datasets") or []]},
-                   tmp / "dataset_description.json")
-        (tmp / "README").write_text(
-            "Synthetic T1-weighted volumes written by medaug (stage derivatives). Each image's JSON sidecar names\n"
-            "its label, model, sampler, seed and latent code, and its nearest training volume.\n")
+            label_rows, summary["labels"][label] = _write_label(params, label, lock_path, Path(tmp))
+            rows += label_rows
+        _write_dataset_files(params, rows, generated, Path(tmp))
     return summary
 
 

@@ -1,7 +1,9 @@
-"""Stage ``cohort``: generate the demo cohorts as BIDS raw datasets.
+"""Stage ``cohort``: generate the demo cohorts as BIDS raw datasets (:func:`medaug.cohort.stage.run`).
+
+    python -m pipelines.cohort [--params params.yaml]
 
 Outputs: ``<out_dir>/<cohort>/`` (BIDS raw), ``<results_dir>/<cohort>_montage.png``,
-``metrics/cohort.json`` (participants per trajectory, images, seconds per image).
+``<metrics_dir>/cohort.json`` (participants per trajectory, images, seconds per image).
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from medaug.io import write_json
-from medaug.cohort import CohortConfig, generate_cohorts
+from medaug.cohort.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -18,13 +19,8 @@ from pipelines._runner import run_stage
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml", help="parameter file (section 'cohort')")
-    parser.add_argument("--metrics", default="metrics/cohort.json")
     args = parser.parse_args(argv)
-
-    params = load_params("cohort", args.params)
-    config = CohortConfig.from_dict(params)  # CohortConfigError names the bad parameter
-    summary = generate_cohorts(config, params["out_dir"], params["results_dir"], params["montage_subjects"])
-    write_json(summary, args.metrics)
+    run(load_params("cohort", args.params))
     return 0
 
 

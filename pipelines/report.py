@@ -2,35 +2,25 @@
 
     python -m pipelines.report [--params params.yaml]
 
-Reads the ``report`` section of params.yaml and, to find the other stages' outputs, the sections
-listed in :mod:`medaug.report.sources`. Writes ``report.out`` and the folder ``report.figures_dir``
-(see :mod:`medaug.report.writer`).
+Reads the whole of params.yaml and runs :func:`medaug.report.stage.run`, which writes ``report.out``,
+the folder ``report.figures_dir`` and the docs site's results pages (see :mod:`medaug.report.writer`).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from medaug.report import write_report
-from medaug.report.sources import report_settings, report_sources
+from medaug.report.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
-
-logger = logging.getLogger("pipelines.report")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    params = load_params(None, args.params)
-    if "report" not in params:
-        raise KeyError(f"{args.params}: no section 'report'")
-    report = params["report"]
-    write_report(report_sources(params), report["out"], report["figures_dir"], report_settings(report))
-    logger.info("wrote %s and %s/", report["out"], report["figures_dir"])
+    run(load_params(None, args.params))
     return 0
 
 

@@ -2,7 +2,7 @@
 
     python -m pipelines.split [--params params.yaml]
 
-Reads the ``split`` section of params.yaml and runs :func:`medaug.split.run.run`, which writes
+Reads the ``split`` section of params.yaml and runs :func:`medaug.split.stage.run`, which writes
 ``<out_dir>`` (labels, splits, external test sets) and ``<metrics>``.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from medaug.split.run import run
+from medaug.split.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 

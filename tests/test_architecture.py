@@ -152,18 +152,25 @@ def test_library_modules_are_small():
     assert long == {}, f"over {MAX_MODULE_LINES} lines: {long}"
 
 
-# Stage scripts whose library entry has its own shape: cohort and split (BIDS input), report, and
-# derivatives (its entry is ``medaug.derivatives.run``, a module rather than a package's ``stage``).
-OTHER_ENTRY = {"cohort", "split", "report", "derivatives"}
+def _is_stage_entry(module: str) -> bool:
+    """``medaug.<package>.stage``, or ``medaug.<module>`` for a room of one module (``medaug.derivatives``)."""
+    parts = module.split(".")
+    return parts[0] == "medaug" and (parts[-1] == "stage" and len(parts) == 3 or len(parts) == 2)
 
 
-@pytest.mark.parametrize("script", [p.stem for p in _stage_scripts() if p.stem not in OTHER_ENTRY])
+def test_the_stage_entry_rule_rejects_other_modules():
+    assert _is_stage_entry("medaug.sampling.stage") and _is_stage_entry("medaug.derivatives")
+    assert not _is_stage_entry("medaug.split.run") and not _is_stage_entry("medaug.report.writer.stage")
+
+
+@pytest.mark.parametrize("script", [p.stem for p in _stage_scripts()])
 def test_each_stage_script_calls_the_run_of_a_library_stage_module(script):
-    """``pipelines/<stage>.py`` imports ``run`` from ``medaug.<package>.stage`` and calls it once."""
+    """``pipelines/<stage>.py`` imports ``run`` from ``medaug.<package>.stage`` (or from a one-module
+    room such as ``medaug.derivatives``) and calls it once."""
     tree = ast.parse((ROOT / "pipelines" / f"{script}.py").read_text())
     entries = [node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                and node.module and node.module.startswith("medaug.") and any(a.name == "run" for a in node.names)]
-    assert len(entries) == 1 and entries[0].endswith(".stage"), f"pipelines/{script}.py imports run from {entries}"
+    assert len(entries) == 1 and _is_stage_entry(entries[0]), f"pipelines/{script}.py imports run from {entries}"
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
              and isinstance(node.func, ast.Name) and node.func.id == "run"]
     assert len(calls) == 1, f"pipelines/{script}.py calls run {len(calls)} times"

@@ -5,6 +5,8 @@ Public API::
     config = CohortConfig.from_dict(params["cohort"])   # validated; raises CohortConfigError
     generate_cohort(config, cohort_index, out_root)     # one BIDS dataset, written atomically
     generate_cohorts(config, out_dir, montage_dir)      # all of them, plus montages
+
+:func:`medaug.cohort.stage.run` is the pipeline stage (cohorts, montages, metrics).
 """
 
 from medaug.cohort.config import CohortConfig, CohortConfigError

@@ -4,6 +4,7 @@
 - :mod:`tables`, :mod:`plots`, :mod:`statistics`, :mod:`trainsets`: the classifier results;
 - :mod:`audit_section`: the audit stage's results;
 - :mod:`writer`: the whole report from the other stages' outputs;
+- :mod:`stage`: the stage entry, from the whole parameter tree;
 - :mod:`docs_pages`: the docs site's results pages, from the committed metrics.
 """
 

@@ -6,7 +6,7 @@
   age, sex and site balanced between sets.
 - :func:`check_no_leakage` (and :func:`check_split_directories` for split files on disk) fails,
   naming the participants, if anyone is in two splits or in training and an external test set.
-- :mod:`run`: the whole stage (every cohort labelled, the training cohort split, tables written).
+- :mod:`stage`: the whole stage (every cohort labelled, the training cohort split, tables written).
 """
 
 from medaug.split.balance import BalanceCriteria, balance_pvalues, chi2_pvalue, ttest_pvalue

@@ -294,11 +294,12 @@ def test_bad_parameters_fail_clearly_and_write_nothing(tiny_cohort_params, tmp_p
         CohortConfig.from_dict(params)
     assert message in str(err.value)
 
-    params.update(out_dir=str(tmp_path / "bids"), results_dir=str(tmp_path / "results"))
+    params.update(out_dir=str(tmp_path / "bids"), results_dir=str(tmp_path / "results"),
+                  metrics_dir=str(tmp_path / "metrics"))
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump({"cohort": params}))
     with pytest.raises(CohortConfigError) as stage_err:  # the shared runner turns it into exit code 1
-        cohort_stage.main(["--params", str(params_file), "--metrics", str(tmp_path / "m.json")])
+        cohort_stage.main(["--params", str(params_file)])
     assert message in str(stage_err.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 

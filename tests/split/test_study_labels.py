@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from medaug.split import check_split_directories, labelled_images, read_labels
-from medaug.split.run import read_cohorts, run
+from medaug.split.stage import read_cohorts, run
 from tests.conftest import REPO
 
 PROFILE = REPO / "profiles" / "adni-aibl.yaml"
