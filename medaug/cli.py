@@ -127,12 +127,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``medaug`` argument parser: one subcommand per tool, each with its own ``--help``."""
-    parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"medaug {__import__('medaug').__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_cohort(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``cohort``: the demo cohort generator."""
     cohort = sub.add_parser("cohort", help="generate the synthetic demo cohorts (BIDS raw datasets)",
                             description="Generate the demo cohorts from nilearn's MNI152 template, as BIDS raw datasets.")
     cohort.add_argument("--params", default="params.yaml", help="YAML file with a 'cohort' section (default: %(default)s)")
@@ -141,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     cohort.add_argument("--seed", type=int, default=None, help="override the seed of the parameter file")
     cohort.set_defaults(func=_cmd_cohort)
 
+
+def _add_align(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``align``: resampling a generated image with its ground-truth pose."""
     align = sub.add_parser("align", help="resample a generated image to MNI space with its ground-truth pose",
                            description="Resample a demo image to MNI space using its ground-truth JSON (no registration).")
     align.add_argument("image", help="native T1w NIfTI of the demo cohort")
@@ -149,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     align.add_argument("--voxel-size", type=float, default=1.0, help="voxel size in mm (default: %(default)s)")
     align.set_defaults(func=_cmd_align)
 
+
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``convert``: clinica's study converters."""
     convert = sub.add_parser(
         "convert", help="convert an ADNI, AIBL or OASIS-1 download to BIDS with clinica (optional extra)",
         description="Run clinica's adni-to-bids, aibl-to-bids or oasis-to-bids converter on a download. "
@@ -163,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="ADNI only: modalities to convert, e.g. T1 (default: clinica's, every modality)")
     convert.set_defaults(func=_cmd_convert)
 
+
+def _add_slices(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``slices``: the 2D quick check."""
     slices = sub.add_parser(
         "slices", help="2D quick check: train, sample and measure diversity on one slice of each volume",
         description="Train the configured generative model on one 2D slice of a label's model-ready training volumes "
@@ -183,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     slices.add_argument("--n", type=int, default=None, help="override sample.n, the number of synthetic slices")
     slices.set_defaults(func=_cmd_slices)
 
+
+def _add_init(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``init``: a profile for your own BIDS dataset."""
     init = sub.add_parser(
         "init", help="write a profile (params.yaml) for your own BIDS dataset and print what it found",
         description="Index a BIDS raw dataset (pybids), choose one T1w per labelled participant, check the labels "
@@ -204,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--output", default="params.yaml", help="profile to write (default: %(default)s)")
     init.set_defaults(func=_cmd_init)
 
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    """Subcommand ``export``: the clinicadl-style training TSV."""
     export = sub.add_parser(
         "export", help="one clinicadl-style TSV of the real and synthetic training images",
         description="Write participant_id, session_id, diagnosis, origin (real / synthetic) and the image path of "
@@ -213,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default=None, help="TSV to write (default: derivatives.export)")
     export.set_defaults(func=_cmd_export)
 
+def build_parser() -> argparse.ArgumentParser:
+    """The ``medaug`` argument parser: one subcommand per tool, each with its own ``--help``."""
+    parser = argparse.ArgumentParser(prog="medaug", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"medaug {__import__('medaug').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_cohort, _add_align, _add_convert, _add_slices, _add_init, _add_export):
+        add(sub)
     add_cluster_parser(sub)  # medaug cluster run: the pipeline's changed stages on a Dask cluster
     return parser
 

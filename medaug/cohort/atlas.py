@@ -90,6 +90,31 @@ def _bounding_box(mask: np.ndarray, margin: int = 1) -> np.ndarray:
     return np.array(list(zip(lo, hi)), dtype=np.int64)
 
 
+def _mtl_contrast(atlas_xyz: np.ndarray, t1: np.ndarray, gm: np.ndarray, tissue_contrast: np.ndarray) -> np.ndarray:
+    """Tissue contrast weighted by Gaussians at both sides' medial temporal regions (``MTL_REGIONS``,
+    centres and sds in mm), mostly in grey matter and partly in white; float32, the atlas grid."""
+    mtl_weight = np.zeros(t1.shape, dtype=np.float32)
+    for centre, sd in MTL_REGIONS.values():
+        for side in (-1.0, 1.0):
+            mtl_weight = np.maximum(mtl_weight, gaussian_weight(atlas_xyz, (side * centre[0], *centre[1:]), sd))
+    mtl_weight *= np.clip(gm + 0.5 * (1 - gm) * (t1 > 0), 0, 1)  # mostly grey matter, some white
+    return (mtl_weight * tissue_contrast).astype(np.float32)
+
+
+def _with_head_shell(t1: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``t1`` inside the brain ``mask`` and, outside it, the layers of ``HEAD_SHELL_LAYERS`` (outer
+    distance from the brain in mm = voxels, intensity) smoothed by a 0.8-voxel Gaussian; float32."""
+    base = t1.copy()
+    distance = ndimage.distance_transform_edt(~mask).astype(np.float32)
+    shell = np.zeros_like(base)
+    inner = 0.0
+    for outer, value in HEAD_SHELL_LAYERS:
+        shell[(distance > inner) & (distance <= outer)] = value
+        inner = outer
+    shell = ndimage.gaussian_filter(shell, 0.8)
+    return np.where(mask, base, shell).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=2)
 def load_template_atlas(head_shell: bool = True) -> TemplateAtlas:
     """Build the atlas from nilearn's bundled MNI152 template (offline; about 2 s, cached).
@@ -128,23 +153,8 @@ def load_template_atlas(head_shell: bool = True) -> TemplateAtlas:
     tissue_contrast = np.clip(t1 - np.float32(csf), 0.0, None) * mask
     gm_contrast = (gm * tissue_contrast).astype(np.float32)
 
-    mtl_weight = np.zeros(t1.shape, dtype=np.float32)
-    for centre, sd in MTL_REGIONS.values():
-        for side in (-1.0, 1.0):
-            mtl_weight = np.maximum(mtl_weight, gaussian_weight(atlas_xyz, (side * centre[0], *centre[1:]), sd))
-    mtl_weight *= np.clip(gm + 0.5 * (1 - gm) * (t1 > 0), 0, 1)  # mostly grey matter, some white
-    mtl_contrast = (mtl_weight * tissue_contrast).astype(np.float32)
-
-    base = t1.copy()
-    if head_shell:
-        distance = ndimage.distance_transform_edt(~mask).astype(np.float32)
-        shell = np.zeros_like(base)
-        inner = 0.0
-        for outer, value in HEAD_SHELL_LAYERS:
-            shell[(distance > inner) & (distance <= outer)] = value
-            inner = outer
-        shell = ndimage.gaussian_filter(shell, 0.8)
-        base = np.where(mask, base, shell).astype(np.float32)
+    mtl_contrast = _mtl_contrast(atlas_xyz, t1, gm, tissue_contrast)
+    base = _with_head_shell(t1, mask) if head_shell else t1.copy()
 
     return TemplateAtlas(
         base=base,

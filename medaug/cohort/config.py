@@ -204,6 +204,13 @@ class CohortConfig:
             raise CohortConfigError(f"cohort.session_images must be 'baseline' or 'all', got {self.session_images!r}")
         if not self.cohorts:
             raise CohortConfigError("cohort.cohorts is empty: nothing to generate")
+        self._validate_sites()
+        self._validate_demographics()
+        self._validate_cohorts()
+        self._validate_geometry()
+
+    def _validate_sites(self) -> None:
+        """Orientation, intensity scale, contrast, noise and voxel aspect of every site."""
         for name, site in self.sites.items():
             key = f"cohort.sites.{name}"
             if not valid_orientation(site.orientation):
@@ -217,6 +224,9 @@ class CohortConfig:
                 raise CohortConfigError(f"{key}: contrast_gamma must be > 0, noise_std and bias_std >= 0")
             if len(site.voxel_aspect) != 3 or min(site.voxel_aspect) <= 0:
                 raise CohortConfigError(f"{key}.voxel_aspect must be 3 positive numbers, got {site.voxel_aspect}")
+
+    def _validate_demographics(self) -> None:
+        """Demographics of CN, MCI and AD, and the severity of every trajectory."""
         for dx in ("CN", "MCI", "AD"):
             if dx not in self.demographics:
                 raise CohortConfigError(f"cohort.demographics: missing diagnosis {dx!r}")
@@ -232,6 +242,9 @@ class CohortConfig:
                 raise CohortConfigError(f"cohort.severity: missing trajectory {trajectory!r}")
             if self.severity[trajectory][1] < 0:
                 raise CohortConfigError(f"cohort.severity.{trajectory}: sd must be >= 0")
+
+    def _validate_cohorts(self) -> None:
+        """Names, roles, id prefixes, sites, groups and follow-up fraction of every cohort."""
         names = set()
         for spec in self.cohorts:
             key = f"cohort.cohorts.{spec.name}"
@@ -260,7 +273,6 @@ class CohortConfig:
                 raise CohortConfigError(f"{key}.groups: {total} participants exceed {MAX_PARTICIPANTS_PER_COHORT}")
             if not 0 <= spec.no_followup_fraction <= 1:
                 raise CohortConfigError(f"{key}.no_followup_fraction must be in [0, 1]")
-        self._validate_geometry()
 
     def _validate_geometry(self) -> None:
         acq, anat = self.acquisition, self.anatomy

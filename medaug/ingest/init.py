@@ -142,18 +142,12 @@ def _fit_latent_sizes(train_vae: dict[str, Any], per_label: Mapping[str, int], n
         network["latent_size"] = rank
 
 
-def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | None = None,
-                 label_column: str | None = None, labels: Sequence[str] | None = None,
-                 labels_from: str = "participants", session: str = "first", needs: SplitNeeds = SplitNeeds(),
-                 test_fraction: float = 0.2, out_root: str = "data") -> Profile:
-    """A complete profile for the BIDS dataset at ``bids_dir`` (see the module docstring).
+def _survey_labels(root: Path, label_column: str | None, labels: Sequence[str] | None, labels_from: str,
+                   session: str, needs: SplitNeeds, name: str) -> tuple[str, dict[str, int], dict, dict[str, str], SourceSurvey]:
+    """Find the label column, choose the labels with enough participants and survey the dataset.
 
-    Raises:
-        InitError / BIDSError: a missing label column, a label with too few participants, an empty
-            dataset, duplicate participant ids, an image in another space; each names the file or row.
-    """
-    root = Path(bids_dir).resolve()
-    name = name or label_name(root.name) or "mystudy"
+    Returns (label column, participants per raw value, labels left out and why, raw value -> label
+    name, the survey of the chosen labels)."""
     if labels_from == "participants":
         label_column = label_column or _detect_label_column(root)
     elif label_column is None:
@@ -167,7 +161,13 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
         raise InitError(f"{where}: label values {used} give clashing names {names}")
     source = BIDSSource(name=name, path=root, label_column=label_column, labels=names, labels_from=labels_from,
                         session=session)
-    found = survey(source, images)
+    return label_column, counts, left_out, names, survey(source, images)
+
+
+def _check_chosen(root: Path, found: SourceSurvey, names: Mapping[str, str], needs: SplitNeeds) -> tuple[dict[str, int], str]:
+    """Participants per label among the chosen images, and the one baseline session they share.
+
+    Raises ``InitError`` when a label has too few usable images or the chosen sessions differ."""
     per_label = found.chosen["label"].value_counts().to_dict()
     short = {lab: int(per_label.get(lab, 0)) for lab in names.values() if per_label.get(lab, 0) < needs.total}
     if short:
@@ -178,7 +178,75 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
     if len(sessions) > 1:
         raise InitError(f"{root}: the chosen sessions differ between participants ({sorted(sessions)}); "
                         f"name one with --session")
-    baseline = str(sessions[0]) if len(sessions) else NO_SESSION
+    return per_label, str(sessions[0]) if len(sessions) else NO_SESSION
+
+
+def _set_split(split: dict[str, Any], name: str, bids_out: str, labels_from: str, label_column: str,
+               value_map: dict[str, str | None], baseline: str, present: Sequence[str], n_test: int,
+               smallest: int) -> None:
+    """The ``split`` section: the one training cohort, its label rule, test size and balance columns."""
+    split["bids_dir"] = bids_out
+    split["cohorts"] = {name: {"role": "training"}}
+    split["labels"] = {"rule": "baseline" if labels_from == "participants" else split["labels"].get("rule", "stable"),
+                       "diagnosis_column": label_column, "diagnosis_values": value_map,
+                       "keep_without_followup": True, "baseline_session": baseline,
+                       "sessions_table": "{participant_id}/{participant_id}_sessions.tsv",
+                       "columns": {c: c for c in present}, "require_image": True}
+    split["n_test_per_label"] = n_test
+    train_min = smallest - n_test - max(1, math.floor(float(split["validation_size"]) * (smallest - n_test) + 0.5))
+    split["balance"]["p_min"] = {c: p for c, p in split["balance"]["p_min"].items() if c in present}
+    split["train_subset"]["n_per_label"] = int(min(int(split["train_subset"]["n_per_label"]), max(1, train_min)))
+    split["train_subset"]["p_min"] = {c: p for c, p in split["train_subset"]["p_min"].items() if c in present}
+
+
+def _set_stage_inputs(params: dict[str, Any], name: str, bids_out: str, baseline: str, label_names: list[str],
+                      out_root: str) -> str:
+    """Point preprocess, train_vae, sample, classify and audit at the cohort; return the model-ready stack path."""
+    pre = params["preprocess"]
+    pre["cohorts"] = [name]
+    pre["bids_dir"] = bids_out
+    pre["session_id"] = baseline
+    pre["t1_linear"]["start_pitch_deg"] = list(REAL_SCAN_START_PITCH_DEG)
+    stack = f"{out_root}/preprocess/{name}/model_ready"
+    params["train_vae"].update(stack=stack, splits_dir=f"{out_root}/splits/{name}")
+    params["sample"].update(labels=label_names, stack=stack, train_split=f"{out_root}/splits/{name}/train.tsv",
+                            write_latents=True)
+    classify = params["classify"]
+    classify.update(training_cohort=name, external_cohorts=[])
+    audit = params["audit"]
+    audit.update(stack=stack, splits_dir=f"{out_root}/splits/{name}", labels=label_names)
+    audit.setdefault("regions", {})["enabled"] = False
+    return stack
+
+
+def _derivatives_section(params: Mapping[str, Any], name: str, root: Path, stack: str, label_names: list[str],
+                         label_column: str, out_root: str) -> dict[str, Any]:
+    """The ``derivatives`` section: the synthetic cohort as a BIDS-derivatives dataset of ``root``."""
+    return {
+        "cohorts": [name], "out_dir": DERIVATIVES_DIR, "metrics_dir": "metrics",
+        "skull_stripped": params["preprocess"].get("model_ready_brain_mask_mm") is not None, "labels": label_names,
+        "label_column": label_column, "synthetic_dir": params["sample"]["out_dir"], "stack": stack,
+        "train_split": f"{out_root}/splits/{name}/train.tsv", "models_dir": params["train_vae"]["out_dir"],
+        "source_datasets": [root.as_uri()], "space": None, "mask_threshold": params["audit"]["mask"]["threshold"],
+        "export": f"{out_root}/derivatives/train_real_synthetic.tsv",
+    }
+
+
+def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | None = None,
+                 label_column: str | None = None, labels: Sequence[str] | None = None,
+                 labels_from: str = "participants", session: str = "first", needs: SplitNeeds = SplitNeeds(),
+                 test_fraction: float = 0.2, out_root: str = "data") -> Profile:
+    """A complete profile for the BIDS dataset at ``bids_dir`` (see the module docstring).
+
+    Raises:
+        InitError / BIDSError: a missing label column, a label with too few participants, an empty
+            dataset, duplicate participant ids, an image in another space; each names the file or row.
+    """
+    root = Path(bids_dir).resolve()
+    name = name or label_name(root.name) or "mystudy"
+    label_column, counts, left_out, names, found = _survey_labels(root, label_column, labels, labels_from, session,
+                                                                  needs, name)
+    per_label, baseline = _check_chosen(root, found, names, needs)
 
     params = copy.deepcopy(dict(base))
     smallest = min(per_label.values())
@@ -194,43 +262,12 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
                                     "label_column": label_column, "labels": dict(names), "session": session}},
         "out_dir": bids_out, "results_dir": "results/cohort", "metrics_dir": "metrics", "cohorts": {},
     }
-    split = params["split"]
-    split["bids_dir"] = bids_out
-    split["cohorts"] = {name: {"role": "training"}}
-    split["labels"] = {"rule": "baseline" if labels_from == "participants" else split["labels"].get("rule", "stable"),
-                       "diagnosis_column": label_column, "diagnosis_values": value_map,
-                       "keep_without_followup": True, "baseline_session": baseline,
-                       "sessions_table": "{participant_id}/{participant_id}_sessions.tsv",
-                       "columns": {c: c for c in present}, "require_image": True}
-    split["n_test_per_label"] = n_test
-    train_min = smallest - n_test - max(1, math.floor(float(split["validation_size"]) * (smallest - n_test) + 0.5))
-    split["balance"]["p_min"] = {c: p for c, p in split["balance"]["p_min"].items() if c in present}
-    split["train_subset"]["n_per_label"] = int(min(int(split["train_subset"]["n_per_label"]), max(1, train_min)))
-    split["train_subset"]["p_min"] = {c: p for c, p in split["train_subset"]["p_min"].items() if c in present}
+    _set_split(params["split"], name, bids_out, labels_from, label_column, value_map, baseline, present, n_test,
+               smallest)
     label_names = list(names.values())
-    _fit_latent_sizes(params["train_vae"], per_label, n_test, float(split["validation_size"]))
-    pre = params["preprocess"]
-    pre["cohorts"] = [name]
-    pre["bids_dir"] = bids_out
-    pre["session_id"] = baseline
-    pre["t1_linear"]["start_pitch_deg"] = list(REAL_SCAN_START_PITCH_DEG)
-    stack = f"{out_root}/preprocess/{name}/model_ready"
-    params["train_vae"].update(stack=stack, splits_dir=f"{out_root}/splits/{name}")
-    params["sample"].update(labels=label_names, stack=stack, train_split=f"{out_root}/splits/{name}/train.tsv",
-                            write_latents=True)
-    classify = params["classify"]
-    classify.update(training_cohort=name, external_cohorts=[])
-    audit = params["audit"]
-    audit.update(stack=stack, splits_dir=f"{out_root}/splits/{name}", labels=label_names)
-    audit.setdefault("regions", {})["enabled"] = False
-    params["derivatives"] = {
-        "cohorts": [name], "out_dir": DERIVATIVES_DIR, "metrics_dir": "metrics",
-        "skull_stripped": pre.get("model_ready_brain_mask_mm") is not None, "labels": label_names, "label_column": label_column,
-        "synthetic_dir": params["sample"]["out_dir"], "stack": stack,
-        "train_split": f"{out_root}/splits/{name}/train.tsv", "models_dir": params["train_vae"]["out_dir"],
-        "source_datasets": [root.as_uri()], "space": None, "mask_threshold": params["audit"]["mask"]["threshold"],
-        "export": f"{out_root}/derivatives/train_real_synthetic.tsv",
-    }
+    _fit_latent_sizes(params["train_vae"], per_label, n_test, float(params["split"]["validation_size"]))
+    stack = _set_stage_inputs(params, name, bids_out, baseline, label_names, out_root)
+    params["derivatives"] = _derivatives_section(params, name, root, stack, label_names, label_column, out_root)
     rule = ("one image per participant: the " + ("earliest session" if session == "first" else f"session {session}")
             + "; in it an image without rec- before one with, no acq- before acq-<x>, the lowest run-, "
               "then the file name")

@@ -160,31 +160,18 @@ def _image_space_of(row: pd.Series) -> str:
     return image_space(row["path"])
 
 
-def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurvey:
-    """Choose one T1w per labelled participant of ``source`` (see the module docstring).
+def _labels_and_sessions(source: BIDSSource, images: pd.DataFrame, participants: pd.DataFrame,
+                         excluded: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, str | None]]:
+    """Each participant's raw label value and chosen session (None: the dataset has no sessions).
 
-    ``images``: the dataset's :func:`medaug.bids.index.index_t1w` table when the caller has it
-    (indexing is the slow part); None indexes ``source.path``.
-
-    Raises:
-        BIDSError: no dataset / no T1w / a missing label column / duplicate participant ids / a
-            chosen image whose space differs from the others; each names the file or row.
-    """
+    Appends to ``excluded`` the participants without a sessions table or without the named session."""
     root = source.path
-    images = index_t1w(root) if images is None else images
-    if images.empty:
-        raise BIDSError(f"{root}: no T1w image found (looked for sub-*/[ses-*/]anat/*_T1w.nii[.gz], "
-                        f"outside .bidsignore)")
-    participants = read_source_participants(root)
-    part_file = participants_path(root)
     has_sessions = bool(images["session_id"].notna().any())
-    excluded: list[dict[str, Any]] = []
     label_values: dict[str, Any] = {}
     session_of: dict[str, str | None] = {}
-
     if source.labels_from == "participants":
         if source.label_column not in participants.columns:
-            raise BIDSError(f"{part_file}: no column {source.label_column!r} (label column); "
+            raise BIDSError(f"{participants_path(root)}: no column {source.label_column!r} (label column); "
                             f"found {list(participants.columns)}")
         label_values.update(zip(participants["participant_id"], participants[source.label_column]))
     for pid in participants["participant_id"]:
@@ -208,13 +195,27 @@ def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurv
         if source.labels_from == "sessions":
             value = table.loc[table["session_id"].astype(str) == chosen, source.label_column]
             label_values[pid] = value.iloc[0] if len(value) else None
+    return label_values, session_of
 
+
+def _value_counts(label_values: Mapping[str, Any]) -> dict[str, int]:
+    """Participants per canonical label value (missing values not counted)."""
     value_counts: dict[str, int] = {}
     for value in label_values.values():
         key = canonical_value(value)
         if key is not None:
             value_counts[key] = value_counts.get(key, 0) + 1
+    return value_counts
 
+
+def _choose_images(source: BIDSSource, images: pd.DataFrame, participants: pd.DataFrame,
+                   label_values: Mapping[str, Any], session_of: Mapping[str, str | None],
+                   excluded: list[dict[str, Any]]) -> pd.DataFrame:
+    """One image per participant with a used label (the naming rule of :func:`_rule_key`).
+
+    Appends to ``excluded`` the participants without a label, with an unused one, without a T1w in
+    the chosen session, and the image folders missing from participants.tsv."""
+    part_file = participants_path(source.path)
     rows = []
     by_row = {pid: i for i, pid in enumerate(participants["participant_id"])}
     for pid, value in label_values.items():
@@ -238,9 +239,13 @@ def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurv
                      "label_value": key, "candidates": len(own), "path": best["path"], "space": best["space"]})
     for pid in sorted(set(images["participant_id"]) - set(participants["participant_id"])):
         excluded.append({"participant_id": pid, "reason": "not_in_participants_tsv", "detail": str(part_file)})
+    return pd.DataFrame(rows, columns=["participant_id", "session_id", "label", "label_value", "candidates",
+                                       "path", "space"])
 
-    chosen = pd.DataFrame(rows, columns=["participant_id", "session_id", "label", "label_value", "candidates",
-                                         "path", "space"])
+
+def _with_image_space(chosen: pd.DataFrame, excluded: list[dict[str, Any]]) -> pd.DataFrame:
+    """``chosen`` with each image's template space; an unreadable image is logged, left out and added
+    to ``excluded``. Raises ``BIDSError`` when the readable images lie in different spaces."""
     spaces = []
     for _, row in chosen.iterrows():
         try:
@@ -253,6 +258,31 @@ def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurv
     chosen = chosen.assign(image_space=spaces)
     chosen = chosen[chosen["image_space"].notna()]
     _check_one_space(chosen)
+    return chosen
+
+
+def survey(source: BIDSSource, images: pd.DataFrame | None = None) -> SourceSurvey:
+    """Choose one T1w per labelled participant of ``source`` (see the module docstring).
+
+    ``images``: the dataset's :func:`medaug.bids.index.index_t1w` table when the caller has it
+    (indexing is the slow part); None indexes ``source.path``.
+
+    Raises:
+        BIDSError: no dataset / no T1w / a missing label column / duplicate participant ids / a
+            chosen image whose space differs from the others; each names the file or row.
+    """
+    root = source.path
+    images = index_t1w(root) if images is None else images
+    if images.empty:
+        raise BIDSError(f"{root}: no T1w image found (looked for sub-*/[ses-*/]anat/*_T1w.nii[.gz], "
+                        f"outside .bidsignore)")
+    participants = read_source_participants(root)
+    has_sessions = bool(images["session_id"].notna().any())
+    excluded: list[dict[str, Any]] = []
+    label_values, session_of = _labels_and_sessions(source, images, participants, excluded)
+    value_counts = _value_counts(label_values)
+    chosen = _choose_images(source, images, participants, label_values, session_of, excluded)
+    chosen = _with_image_space(chosen, excluded)
     excluded_table = pd.DataFrame(excluded, columns=["participant_id", "reason", "detail"])
     excluded_table = excluded_table.sort_values("participant_id", kind="stable").reset_index(drop=True)
     return SourceSurvey(source, images, participants, label_values,
