@@ -257,3 +257,46 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
                     long.append(f"{name}:{node.lineno} {node.name} ({len(body)} lines)")
     assert long == [], f"functions over {MAX_FUNCTION_LINES} lines: {long}"
 
+
+# Library modules (relative to medaug/, no suffix) without a test module of their own name: each is listed
+# so that no new one slips in. Several are tested under another name (ingest/init by tests/bids/test_init.py,
+# the trainer's parts by tests/train/test_trainer.py); moving those tests to tests/<room>/test_<module>.py
+# shortens the list.
+UNTESTED_MODULES = {
+    "audit/files", "audit/summary", "bids/layout", "classify/augment", "classify/budget", "classify/checkpoint",
+    "classify/evaluate", "classify/sets", "classify/trainsets", "cli", "cluster/cli", "cluster/engine",
+    "cluster/executor", "cluster/settings", "cluster/task", "cohort/acquisition", "cohort/align", "cohort/anatomy",
+    "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
+    "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage", "models/decode",
+    "models/metric/base", "models/metric/geometric", "models/metric/rhvae", "preprocess/caps", "preprocess/cohort",
+    "preprocess/fov", "preprocess/head_qc", "preprocess/model_ready", "preprocess/pool", "preprocess/qc",
+    "preprocess/template", "preprocess/validate", "report/markdown", "report/plots", "report/sources",
+    "sampling/factory", "slicecheck/slices", "split/balance", "train/ablation", "train/config", "train/finite",
+    "train/restarts", "train/resume", "train/snapshot",
+}
+
+
+def expected_test_module(module: Path) -> Path:
+    """``medaug/<room>/<name>.py`` -> ``tests/<room>/test_<name>.py`` (``medaug/io.py`` -> ``tests/test_io.py``)."""
+    relative = module.relative_to(ROOT / "medaug")
+    return ROOT / "tests" / relative.parent / f"test_{relative.stem}.py"
+
+
+
+def test_the_test_module_of_a_library_module_mirrors_its_path():
+    assert expected_test_module(ROOT / "medaug/sampling/stage.py") == ROOT / "tests/sampling/test_stage.py"
+    assert expected_test_module(ROOT / "medaug/io.py") == ROOT / "tests/test_io.py"
+    assert expected_test_module(ROOT / "medaug/models/metric/base.py") == ROOT / "tests/models/metric/test_base.py"
+
+
+def test_every_library_module_has_a_test_module_of_its_own():
+    """Each ``medaug/<room>/<name>.py`` (private ``_*.py`` and ``__init__.py`` aside) has
+    ``tests/<room>/test_<name>.py``, unless listed in ``UNTESTED_MODULES``; a listed module that has
+    one now (or no longer exists) must leave the list."""
+    modules = {str(p.relative_to(ROOT / "medaug").with_suffix("")): p
+               for p in (ROOT / "medaug").rglob("*.py") if not p.name.startswith("_")}
+    missing = sorted(name for name, path in modules.items()
+                     if not expected_test_module(path).is_file() and name not in UNTESTED_MODULES)
+    assert missing == [], f"library modules without tests/<room>/test_<module>.py: {missing}"
+    stale = sorted(name for name in UNTESTED_MODULES if name not in modules or expected_test_module(modules[name]).is_file())
+    assert stale == [], f"UNTESTED_MODULES lists modules that have a test module or no longer exist: {stale}"
