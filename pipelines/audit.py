@@ -2,8 +2,9 @@
 
     python -m pipelines.audit [--params params.yaml]
 
-Reads the ``audit`` section of params.yaml and runs :func:`medaug.audit.stage.run`, which documents
-the inputs and writes ``<results_dir>`` (tables, figures, montages) and ``<metrics>``.
+Reads the ``audit`` section of params.yaml and the classifier's classes ``classify.labels``, and runs
+:func:`medaug.audit.stage.run`, which documents the inputs and writes ``<results_dir>`` (tables,
+figures, montages) and ``<metrics>``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import sys
 
 from medaug.audit.stage import run
+from medaug.classify.labels import ClassLabels
 from pipelines._params import load_params
 from pipelines._runner import run_stage
 
@@ -24,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     params = load_params("audit", args.params)
-    run(params)
+    run(params, ClassLabels.from_params(load_params("classify", args.params)))
     logger.info("audit written to %s and %s", params["results_dir"], params["metrics"])
     return 0
 

@@ -76,12 +76,13 @@ def diversity_figure(diversity: pd.DataFrame, path: str | os.PathLike, dpi: int 
     _save(fig, path, dpi)
 
 
-def fidelity_figure(fidelity: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Precision vs recall per group and label (mean over classifier runs). Columns: group, label, precision, recall."""
+def fidelity_figure(fidelity: pd.DataFrame, path: str | os.PathLike, dpi: int = 100, positive: str | None = None) -> None:
+    """Precision vs recall per group and label (mean over classifier runs). Columns: group, label, precision, recall.
+    Points of the ``positive`` label (the classifier's, e.g. AD) are circles, the others squares."""
     fig, ax = plt.subplots(figsize=(4.5, 4))
     means = fidelity.groupby(["group", "label"], sort=False)[["precision", "recall"]].mean().reset_index()
     for _, row in means.iterrows():
-        ax.scatter(row["recall"], row["precision"], marker="o" if row["label"] == "AD" else "s")
+        ax.scatter(row["recall"], row["precision"], marker="o" if row["label"] == positive else "s")
         ax.annotate(f"{row['group']} {row['label']}", (row["recall"], row["precision"]), fontsize=7)
     ax.set_xlim(-0.05, 1.05)
     ax.set_ylim(-0.05, 1.05)

@@ -31,6 +31,10 @@ reconstructions group load the trained model of each label from
 ``<reference.models_dir>/<label>/model``; d of the PCA reference is ``reference.latent_size`` or
 the latent size in that model's ``model.json``. The Frechet distance and precision / recall are
 computed in the real-data classifier's feature space: not an ImageNet / MedicalNet FID.
+
+The classifier's two classes are ``classify.labels`` (:class:`medaug.classify.labels.ClassLabels`,
+passed by the stage script); ``audit.labels`` (the labels audited) must be among them, and real
+participants of another diagnosis are left out of the audit's real sets.
 """
 
 from __future__ import annotations
@@ -56,8 +60,9 @@ from medaug.audit.reference import label_references
 from medaug.audit.summary import HELD_OUT, PCA_REFERENCE, REAL_HALVES, REAL_TRAIN, RECONSTRUCTIONS
 from medaug.bids.layout import read_table
 from medaug.classify.checkpoint import load_classifier
-from medaug.classify.data import LABELS, VolumeSet, qc_excluded_sessions, split_volumes, synthetic_volumes
+from medaug.classify.data import VolumeSet, concatenate, qc_excluded_sessions, split_volumes, synthetic_volumes
 from medaug.classify.evaluate import predict, prediction_metrics
+from medaug.classify.labels import ClassLabels
 from medaug.io import write_json, write_tsv
 from medaug.runtime import set_threads
 from medaug.preprocess.model_ready import load_stack
@@ -65,8 +70,19 @@ from medaug.preprocess.model_ready import load_stack
 logger = logging.getLogger(__name__)
 
 
-def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
-    """``train`` (the generators' training split) and ``held_out`` (the held-out splits, together)."""
+def checked_audit_labels(params: Mapping[str, Any], classes: ClassLabels) -> list[str]:
+    """``audit.labels``, each a class of the classifier (``classify.labels``); a clear error otherwise."""
+    labels = [str(label) for label in params["labels"]]
+    other = [label for label in labels if label not in classes.names]
+    if other or not labels:
+        raise ValueError(f"audit.labels {labels}: {other or 'none'} not among the classifier's classes "
+                         f"classify.labels {classes.to_params()}; the audit scores synthetic volumes with that classifier")
+    return labels
+
+
+def real_sets(params: Mapping[str, Any], classes: ClassLabels) -> dict[str, VolumeSet]:
+    """``train`` (the generators' training split), ``held_out`` (the held-out splits, together) and
+    ``test``: the participants whose diagnosis is one of ``classes``."""
     splits_dir, prefix = Path(params["splits_dir"]), str(params["stack"])
     stack, index, _ = load_stack(prefix)
     excluded = qc_excluded_sessions(prefix)
@@ -74,20 +90,17 @@ def real_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
     def load(split: str) -> VolumeSet:
         path = splits_dir / f"{split}.tsv"
         table = read_table(path, ("participant_id", "session_id", "diagnosis"))
-        table = table[table["diagnosis"].isin(LABELS)]
-        return split_volumes(stack, index, table, str(path), source=split, excluded=excluded)
+        table = table[table["diagnosis"].astype(str).isin(classes.names)]
+        return split_volumes(stack, index, table, str(path), source=split, excluded=excluded, classes=classes)
 
     held_out = [load(split) for split in params["held_out_splits"]]
-    return {"train": load(params["train_split"]),
-            "held_out": VolumeSet(torch.cat([s.images for s in held_out]), torch.cat([s.labels for s in held_out]),
-                                  pd.concat([s.table for s in held_out], ignore_index=True)),
-            "test": load(params["test_split"])}
+    return {"train": load(params["train_split"]), "held_out": concatenate(held_out), "test": load(params["test_split"])}
 
 
 def of_label(volumes: VolumeSet, label: str) -> tuple[np.ndarray, list[str]]:
     """(volumes (n, D, H, W) float32, participant ids) of one label; a view, not a copy, when the label's
     rows are contiguous (synthetic sets: one block per label)."""
-    rows = np.flatnonzero((volumes.labels == LABELS.index(label)).numpy())
+    rows = np.flatnonzero((volumes.labels == volumes.classes.index(label)).numpy())
     contiguous = len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows)
     pick = slice(int(rows[0]), int(rows[-1]) + 1) if contiguous else rows
     return volumes.images[pick, 0].numpy(), volumes.table.iloc[pick]["participant_id"].astype(str).tolist()
@@ -98,7 +111,7 @@ def label_arrays(volumes: VolumeSet, labels: list[str]) -> dict[str, np.ndarray]
     return {label: of_label(volumes, label)[0] for label in labels}
 
 
-def synthetic_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
+def synthetic_sets(params: Mapping[str, Any], classes: ClassLabels) -> dict[str, VolumeSet]:
     """Sampler name -> its first ``max_synthetic`` volumes per label."""
     out = {}
     for sampler, directory in (params["synthetic"] or {}).items():
@@ -106,7 +119,7 @@ def synthetic_sets(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
             raise FileNotFoundError(f"{directory}: synthetic set of sampler {sampler!r} not found (audit.synthetic)")
         n = min(int(params["max_synthetic"]), *(len(pd.read_csv(Path(directory) / label / "samples.tsv", sep="\t"))
                                                  for label in params["labels"]))
-        out[sampler] = synthetic_volumes(directory, n, params["labels"])
+        out[sampler] = synthetic_volumes(directory, n, params["labels"], classes=classes)
     return out
 
 
@@ -150,13 +163,14 @@ def audit_memorisation(params, real, synthetic, reconstructions, mask) -> tuple[
     return table[["group", "label", *[c for c in table.columns if c not in ("group", "label")]]], summaries
 
 
-def classifier_runs(options: Mapping[str, Any], trainset: str) -> list[tuple[int, torch.nn.Module]]:
-    """(run index, classifier) of every run in ``options['runs']`` of one training set, loaded from its checkpoint."""
+def classifier_runs(options: Mapping[str, Any], trainset: str, classes: ClassLabels) -> list[tuple[int, torch.nn.Module]]:
+    """(run index, classifier) of every run in ``options['runs']`` of one training set, loaded from its
+    checkpoint, whose classes must be ``classes``."""
     root = Path(options["classifier_dir"]) / trainset
-    return [(int(k), load_classifier(root / f"run-{int(k)}")[0]) for k in options["runs"]]
+    return [(int(k), load_classifier(root / f"run-{int(k)}", classes)[0]) for k in options["runs"]]
 
 
-def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataFrame:
+def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]], classes: ClassLabels) -> pd.DataFrame:
     """Per classifier run and label, every group but the held-out one: the Frechet distance to all
     held-out real features, and precision / recall at equal set sizes over seeded draws
     (:func:`medaug.audit.fidelity.equal_size_precision_recall`), with the real-vs-real baseline as
@@ -176,7 +190,7 @@ def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataF
             logger.warning("fidelity %s: %d held-out volumes give halves of %d <= k = %d; precision / recall unknown",
                            label, len(arrays[HELD_OUT][label]), draws[label][0], k)
     rows = []
-    for run, model in classifier_runs(options, options["real_trainset"]):
+    for run, model in classifier_runs(options, options["real_trainset"], classes):
         for label in params["labels"]:
             reference = features(model, arrays[HELD_OUT][label])
             candidates = {group: features(model, arrays[group][label]) for group in groups}
@@ -192,22 +206,22 @@ def audit_fidelity(params, arrays: dict[str, dict[str, np.ndarray]]) -> pd.DataF
 
 
 def _balanced_accuracy(model, volumes: VolumeSet, batch: int) -> float:
-    return float(prediction_metrics(predict(model, volumes, batch, "cpu"))["balanced_accuracy"])
+    return float(prediction_metrics(predict(model, volumes, batch, "cpu"), volumes.classes)["balanced_accuracy"])
 
 
 def audit_gan(params, real, synthetic) -> tuple[pd.DataFrame, pd.DataFrame]:
     """GAN-train (trainset of ``gan_train[sampler]`` on the real test split) and GAN-test (real classifiers on each synthetic set)."""
     options = params["fidelity"]
-    batch = int(options["batch_size"])
+    batch, classes = int(options["batch_size"]), real["test"].classes
     rows = []
-    for run, model in classifier_runs(options, options["real_trainset"]):
+    for run, model in classifier_runs(options, options["real_trainset"], classes):
         rows.append({"sampler": "real", "measure": "baseline", "run": run,
                      "balanced_accuracy": _balanced_accuracy(model, real["test"], batch)})
         for sampler, volumes in synthetic.items():
             rows.append({"sampler": sampler, "measure": "gan_test", "run": run,
                          "balanced_accuracy": _balanced_accuracy(model, volumes, batch)})
     for sampler, trainset in (options.get("gan_train") or {}).items():
-        for run, model in classifier_runs(options, trainset):
+        for run, model in classifier_runs(options, trainset, classes):
             rows.append({"sampler": sampler, "measure": "gan_train", "run": run, "trainset": trainset,
                          "balanced_accuracy": _balanced_accuracy(model, real["test"], batch)})
     runs = pd.DataFrame(rows)
@@ -225,10 +239,7 @@ def audit_regions(params, real, synthetic, affine, shape) -> pd.DataFrame:
         masks[name] = weight >= float(options["min_weight"])
     for name, mask in masks.items():
         logger.info("regions: %s covers %d voxels of the model-ready grid", name, int(mask.sum()))
-    sets = {"real": VolumeSet(torch.cat([real["train"].images, real["held_out"].images]),
-                              torch.cat([real["train"].labels, real["held_out"].labels]),
-                              pd.concat([real["train"].table, real["held_out"].table], ignore_index=True)),
-            **synthetic}
+    sets = {"real": concatenate([real["train"], real["held_out"]]), **synthetic}
     rows = []
     for group, volumes in sets.items():
         for label in params["labels"]:
@@ -256,15 +267,16 @@ def write_montages(params, arrays, diversity, affine) -> None:
                     int(params["dpi"]))
 
 
-def run(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole audit from the ``audit`` parameter section; writes every table and figure into
-    ``results_dir`` and the metrics into ``metrics``, and returns the metrics."""
+def run(params: Mapping[str, Any], classes: ClassLabels) -> dict[str, Any]:
+    """The whole audit from the ``audit`` parameter section and the classifier's classes
+    (``classify.labels``); writes every table and figure into ``results_dir`` and the metrics into
+    ``metrics``, and returns the metrics."""
     set_threads(int(params.get("threads", 1)))
     results = Path(params["results_dir"])
     dpi = int(params["dpi"])
-    samplers, labels = list(params["synthetic"] or {}), list(params["labels"])
-    real = real_sets(params)
-    synthetic = synthetic_sets(params)
+    samplers, labels = list(params["synthetic"] or {}), checked_audit_labels(params, classes)
+    real = real_sets(params, classes)
+    synthetic = synthetic_sets(params, classes)
     metadata = load_stack(params["stack"])[2]
     affine = np.asarray(metadata["affine"]) if metadata.get("affine") is not None else None
 
@@ -283,7 +295,7 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
                                     float(options["kernel_sigma"]), mask, variance_reference=REAL_TRAIN)
     diversity = diversity.merge(pd.DataFrame([{"group": PCA_REFERENCE, "label": label, **info}
                                               for label, info in pca_info.items()]), how="left", on=["group", "label"])
-    fidelity = audit_fidelity(params, arrays)
+    fidelity = audit_fidelity(params, arrays, classes)
     gan_runs, gan = audit_gan(params, real, synthetic)
     summary = tables.summary_table(samplers, labels, memorisation, diversity, fidelity)
     criteria = dict(params["criteria"])
@@ -299,7 +311,7 @@ def run(params: Mapping[str, Any]) -> dict[str, Any]:
     plots.memorisation_figure(neighbours, float(params["memorisation"]["l2_max"]),
                               float(params["memorisation"]["ssim_min"]), results / files.MEMORISATION_FIGURE, dpi)
     plots.diversity_figure(diversity, results / files.DIVERSITY_FIGURE, dpi)
-    plots.fidelity_figure(fidelity, results / files.FIDELITY_FIGURE, dpi)
+    plots.fidelity_figure(fidelity, results / files.FIDELITY_FIGURE, dpi, positive=classes.positive)
     write_montages(params, arrays, diversity, affine)
     region_means = None
     if params["regions"].get("enabled"):

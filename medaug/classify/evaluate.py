@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from medaug.classify.data import LABELS, VolumeSet
+from medaug.classify.data import VolumeSet
+from medaug.classify.labels import DEMO_CLASSES, ClassLabels
 from medaug.classify.metrics import classification_metrics
 from medaug.classify.train import predict_logits
 from medaug.io import finite_or_none
@@ -20,7 +21,8 @@ CONVERGENCE_KEY = "convergence"   # per training set in the metrics, beside the 
 
 
 def predict(model: torch.nn.Module, volumes: VolumeSet, batch_size: int = 32, device: str = "auto") -> pd.DataFrame:
-    """One row per image: the volume table plus ``y_true``, ``probability_AD`` and ``predicted``.
+    """One row per image: the volume table plus ``y_true`` (class id), ``probability_<positive>``
+    (P(positive), e.g. ``probability_AD``) and ``predicted`` (a label of ``volumes.classes``).
 
     The predicted label is the class of highest probability (``probability_AD > 0.5``).
     """
@@ -30,15 +32,17 @@ def predict(model: torch.nn.Module, volumes: VolumeSet, batch_size: int = 32, de
     probability = torch.softmax(logits.double(), dim=1)[:, 1].numpy()
     frame = volumes.table.reset_index(drop=True).copy()
     frame["y_true"] = volumes.labels.numpy()
-    frame["probability_AD"] = probability
-    frame["predicted"] = [LABELS[i] for i in logits.argmax(1).tolist()]
+    frame[volumes.classes.probability_column] = probability
+    frame["predicted"] = [volumes.classes.names[i] for i in logits.argmax(1).tolist()]
     return frame
 
 
-def prediction_metrics(predictions: pd.DataFrame) -> dict[str, float]:
-    """Metrics of one prediction table (columns ``y_true``, ``predicted``, ``probability_AD``)."""
-    y_pred = predictions["predicted"].map({label: i for i, label in enumerate(LABELS)}).to_numpy()
-    return classification_metrics(predictions["y_true"].to_numpy(), y_pred, predictions["probability_AD"].to_numpy())
+def prediction_metrics(predictions: pd.DataFrame, classes: ClassLabels = DEMO_CLASSES) -> dict[str, float]:
+    """Metrics of one prediction table of :func:`predict` (columns ``y_true``, ``predicted``,
+    ``probability_<positive>``); the counts are keyed ``n_<positive>``, ``n_<negative>``."""
+    y_pred = predictions["predicted"].map({label: i for i, label in enumerate(classes.names)}).to_numpy()
+    return classification_metrics(predictions["y_true"].to_numpy(), y_pred,
+                                  predictions[classes.probability_column].to_numpy(), classes.count_keys)
 
 
 def summarize_runs(per_run: pd.DataFrame, by: Sequence[str] = ("trainset", "cohort"),

@@ -1,4 +1,5 @@
-"""Binary classification metrics, AD = positive class (label 1), CN = negative (label 0).
+"""Binary classification metrics: class id 1 is the positive label (AD in the thesis and the demo),
+0 the negative one (CN); :class:`medaug.classify.labels.ClassLabels` names them.
 
 Pure functions over 1D arrays, named and defined as in scikit-learn (tests check equality):
 ``balanced_accuracy_score`` is the mean recall over the classes present in ``y_true``;
@@ -19,7 +20,7 @@ def _binary(y: ArrayLike, name: str) -> np.ndarray:
     if y.ndim != 1:
         raise ValueError(f"{name} must be 1D, got shape {y.shape}")
     if not np.isin(y, (0, 1)).all():
-        raise ValueError(f"{name} must hold 0 (CN) and 1 (AD) only, got {sorted(set(y.tolist()))}")
+        raise ValueError(f"{name} must hold 0 (negative) and 1 (positive) only, got {sorted(set(y.tolist()))}")
     return y.astype(int)
 
 
@@ -35,13 +36,13 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 
 def sensitivity_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Recall of AD: TP / (TP + FN); NaN without any AD participant."""
+    """Recall of the positive class (AD): TP / (TP + FN); NaN without any positive participant."""
     y_true, y_pred = _pair(y_true, y_pred)
     return _ratio(int(((y_true == 1) & (y_pred == 1)).sum()), int((y_true == 1).sum()))
 
 
 def specificity_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Recall of CN: TN / (TN + FP); NaN without any CN participant."""
+    """Recall of the negative class (CN): TN / (TN + FP); NaN without any negative participant."""
     y_true, y_pred = _pair(y_true, y_pred)
     return _ratio(int(((y_true == 0) & (y_pred == 0)).sum()), int((y_true == 0).sum()))
 
@@ -53,7 +54,7 @@ def balanced_accuracy_score(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def roc_auc_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
-    """Area under the ROC curve of scores ``y_score`` (higher = more AD); NaN unless both classes occur."""
+    """Area under the ROC curve of scores ``y_score`` (higher = more positive, e.g. AD); NaN unless both classes occur."""
     y_true = _binary(y_true, "y_true")
     y_score = np.asarray(y_score, dtype=float)
     if y_score.shape != y_true.shape:
@@ -67,14 +68,18 @@ def roc_auc_score(y_true: ArrayLike, y_score: ArrayLike) -> float:
     return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike) -> dict[str, float]:
-    """``{balanced_accuracy, sensitivity, specificity, roc_auc, n_AD, n_CN}`` of one prediction set."""
+def classification_metrics(y_true: ArrayLike, y_pred: ArrayLike, y_score: ArrayLike,
+                           count_keys: tuple[str, str] = ("n_AD", "n_CN")) -> dict[str, float]:
+    """``{balanced_accuracy, sensitivity, specificity, roc_auc, <n positive>, <n negative>}`` of one
+    prediction set; ``count_keys`` names the two counts, positive first
+    (:attr:`medaug.classify.labels.ClassLabels.count_keys`; the demo: ``n_AD``, ``n_CN``)."""
     y_true, y_pred = _pair(y_true, y_pred)
+    positive_key, negative_key = count_keys
     return {
         "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
         "sensitivity": sensitivity_score(y_true, y_pred),
         "specificity": specificity_score(y_true, y_pred),
         "roc_auc": roc_auc_score(y_true, y_score),
-        "n_AD": int((y_true == 1).sum()),
-        "n_CN": int((y_true == 0).sum()),
+        positive_key: int((y_true == 1).sum()),
+        negative_key: int((y_true == 0).sum()),
     }

@@ -2,11 +2,15 @@
 the real and synthetic volumes of a training set, the validation set and the test cohorts.
 
 Test cohorts are the ``test`` split of the training cohort and the ``test`` table of each
-external cohort, read after the leakage guard.
+external cohort, read after the leakage guard. The two classes are ``classify.labels``
+(:class:`medaug.classify.labels.ClassLabels`): a diagnosis that is neither is an error naming the
+file and row, and a training or validation set without an image of one class is an error naming its
+files (a test cohort without one is logged: its sensitivity or specificity is undefined).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from medaug.classify.data import (
     split_volumes,
     synthetic_volumes,
 )
+from medaug.classify.labels import ClassLabels
 from medaug.classify.networks import Conv5FC3Config, classifier_config
 from medaug.classify.trainsets import AUGMENTED_SOURCE, trainset_spec
 from medaug.preprocess.model_ready import load_stack
@@ -31,6 +36,8 @@ from medaug.split import check_no_leakage, check_split_directories
 
 __all__ = ["TrainingData", "build_training_set", "checked_splits", "load_test_cohorts", "run_list", "split_set",
            "training_data"]
+
+logger = logging.getLogger(__name__)
 
 
 def checked_splits(params: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
@@ -44,7 +51,16 @@ def _cohort_volumes(params: Mapping[str, Any], cohort: str, table: pd.DataFrame,
     """The model-ready volumes of ``cohort`` listed in ``table`` (read from ``path``)."""
     prefix = str(params["model_ready"]).format(cohort=cohort)
     stack, index, _ = load_stack(prefix)
-    return split_volumes(stack, index, table, str(path), excluded=qc_excluded_sessions(prefix))
+    return split_volumes(stack, index, table, str(path), excluded=qc_excluded_sessions(prefix),
+                         classes=ClassLabels.from_params(params))
+
+
+def _require_both_classes(volumes: VolumeSet, where: str) -> None:
+    """A :class:`ClassifierDataError` naming ``where`` (the files read) if one class has no image."""
+    empty = [label for label, n in volumes.counts().items() if n == 0]
+    if empty:
+        raise ClassifierDataError(f"{where}: no image of {' or '.join(repr(e) for e in empty)} ({volumes.counts()}); "
+                                  f"a classifier needs images of both classify.labels {volumes.classes.to_params()}")
 
 
 def split_set(params: Mapping[str, Any], splits: Mapping[str, pd.DataFrame], split: str) -> VolumeSet:
@@ -57,16 +73,22 @@ def split_set(params: Mapping[str, Any], splits: Mapping[str, pd.DataFrame], spl
 
 def build_training_set(params: Mapping[str, Any], spec: Mapping[str, Any],
                        splits: Mapping[str, pd.DataFrame]) -> VolumeSet:
-    """Real split images and / or the first ``synthetic`` images per label, in that order."""
-    parts = []
+    """Real split images and / or the first ``synthetic`` images per label, in that order; both
+    classes of ``classify.labels`` must be present."""
+    parts, sources = [], []
     if spec.get("real"):
         parts.append(split_set(params, splits, str(spec["real"])))
+        sources.append(str(Path(params["splits_dir"]) / params["training_cohort"] / f"{spec['real']}.tsv"))
     n_synthetic = int(spec.get("synthetic") or 0)
     if n_synthetic:
-        synthetic = synthetic_volumes(spec.get("synthetic_dir") or params["synthetic_dir"], n_synthetic)
+        directory = spec.get("synthetic_dir") or params["synthetic_dir"]
+        synthetic = synthetic_volumes(directory, n_synthetic, classes=ClassLabels.from_params(params))
         check_no_leakage({**splits, "synthetic": synthetic.table})  # no synthetic id equals a real one
         parts.append(synthetic)
-    return concatenate(parts)
+        sources.append(str(directory))
+    training = concatenate(parts)
+    _require_both_classes(training, " + ".join(sources) or "training set")
+    return training
 
 
 @dataclass
@@ -97,7 +119,9 @@ def training_data(params: Mapping[str, Any], trainset: str) -> TrainingData:
     spec = trainset_spec(params, trainset)
     splits = checked_splits(params)
     train = build_training_set(params, spec, splits)
-    validation = split_set(params, splits, str(params.get("validation_split", "validation")))
+    validation_split = str(params.get("validation_split", "validation"))
+    validation = split_set(params, splits, validation_split)
+    _require_both_classes(validation, str(Path(params["splits_dir"]) / params["training_cohort"] / f"{validation_split}.tsv"))
     network_params = dict(params["network"])
     network = classifier_config(network_params.pop("name"), train.spatial_shape, **network_params)
     augmented = torch.tensor((train.table["source"] == AUGMENTED_SOURCE).to_numpy(dtype=bool))
@@ -118,4 +142,8 @@ def load_test_cohorts(params: Mapping[str, Any]) -> dict[str, VolumeSet]:
         if table is None:
             raise FileNotFoundError(f"{path}: test split not found")
         cohorts[name] = _cohort_volumes(params, name, table, path)
+        empty = [label for label, n in cohorts[name].counts().items() if n == 0]
+        if empty:
+            logger.warning("%s: test cohort %s has no %s image (%s): its sensitivity or specificity is undefined",
+                           path, name, " or ".join(empty), cohorts[name].counts())
     return cohorts

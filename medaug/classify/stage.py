@@ -28,6 +28,7 @@ from typing import Any
 
 from medaug.classify.augment import augmentation_from_params
 from medaug.classify.checkpoint import save_classifier
+from medaug.classify.labels import ClassLabels
 from medaug.classify.selection import kept_in_last_fifth
 from medaug.classify.sets import TrainingData, run_list, training_data
 from medaug.classify.train import ClassifierTrainingConfig, train_classifier
@@ -57,7 +58,8 @@ def train_run(params: Mapping[str, Any], data: TrainingData, run_index: int, dir
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=False)
     save_classifier(directory, result.model, {"trainset": trainset, "run": run_index, "seed": seed,
-                                              "trainset_spec": data.spec, "training": params["training"]})
+                                              "trainset_spec": data.spec, "training": params["training"]},
+                    classes=train.classes)
     write_tsv(result.history, directory / "history.tsv")
     write_tsv(train.table, directory / "training_set.tsv")
     write_json(summary, directory / "summary.json")
@@ -113,6 +115,7 @@ def run(params: Mapping[str, Any], trainset: str) -> list[dict[str, Any]]:
     trainset_spec(params, trainset)          # a bad set name or spec fails before any data is read
     runs = run_list(params)
     ClassifierTrainingConfig.from_dict(params["training"])   # and bad training parameters too
+    ClassLabels.from_params(params)                          # and a bad classify.labels
     set_threads(int(params["threads"]))
     data = training_data(params, trainset)
     out_dir = Path(params["out_dir"])

@@ -5,6 +5,10 @@ checks that each has enough participants for the splits, then rewrites the data-
 base profile (the current ``params.yaml``, or ``profiles/tiny.yaml``...) so that ``dvc repro`` runs
 ``cohort_bids@<name>`` instead of the demo generator. Every other number (model, sampler, training)
 comes from the base profile. :func:`format_report` is what the command prints.
+
+The classifiers compare two labels, ``classify.labels: {negative, positive}``
+(:func:`classifier_labels`): the first two of ``--labels`` in that order, or else a control-like
+label (``control``, ``HC``, ``CN``...) as the negative one and the first other label as the positive one.
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from medaug.bids.index import index_t1w
 from medaug.bids.layout import participants_path
 from medaug.ingest.source import EXCLUSIONS, NO_SESSION, BIDSSource, SourceSurvey, survey, read_source_participants
 
-__all__ = ["LABEL_COLUMN_CANDIDATES", "InitError", "SplitNeeds", "Profile", "init_profile", "format_report",
-           "label_name"]
+__all__ = ["LABEL_COLUMN_CANDIDATES", "CONTROL_LABELS", "InitError", "SplitNeeds", "Profile", "classifier_labels",
+           "init_profile", "format_report", "label_name"]
 
 #: columns of participants.tsv tried, in order, when no --label-column is given (case-insensitive)
 LABEL_COLUMN_CANDIDATES = ("group", "diagnosis", "dx", "diagnosis_group", "condition")
 #: demographic columns the splits are balanced on, when participants.tsv has them
 BALANCE_COLUMNS = ("age", "sex", "site")
+#: label names (case-insensitive) taken as the classifiers' negative class when --labels does not order them
+CONTROL_LABELS = ("control", "controls", "ctrl", "hc", "healthy", "healthycontrol", "healthycontrols", "cn", "nc",
+                  "normal", "con")
 DERIVATIVES_DIR = "data/derivatives/medaug-synthetic"
 
 
@@ -103,6 +110,22 @@ def _choose_labels(counts: Mapping[str, int], asked: Sequence[str] | None, needs
         raise InitError(f"{where}: the dataset is too small for the splits: participants per label "
                         f"{dict(sorted(counts.items()))}, and each of at least two labels needs {needs.describe()}")
     return used, left
+
+
+def classifier_labels(labels: Sequence[str], ordered: bool) -> dict[str, str]:
+    """``classify.labels`` from the label names used: ``{"negative": ..., "positive": ...}``.
+
+    ``ordered`` (the user gave ``--labels``): the first two, in that order. Otherwise the first
+    control-like label (:data:`CONTROL_LABELS`) is negative and the first other label positive;
+    without a control-like label, the first two in order.
+    """
+    labels = list(labels)
+    if not ordered:
+        controls = [label for label in labels if label.lower() in CONTROL_LABELS]
+        if controls:
+            negative = controls[0]
+            labels = [negative, *[label for label in labels if label != negative]]
+    return {"negative": labels[0], "positive": labels[1]}
 
 
 def _label_counts(root: Path, images: pd.DataFrame, label_column: str, labels_from: str,
@@ -200,8 +223,10 @@ def _set_split(split: dict[str, Any], name: str, bids_out: str, labels_from: str
 
 
 def _set_stage_inputs(params: dict[str, Any], name: str, bids_out: str, baseline: str, label_names: list[str],
-                      out_root: str) -> str:
-    """Point preprocess, train_vae, sample, classify and audit at the cohort; return the model-ready stack path."""
+                      classes: Mapping[str, str], out_root: str) -> str:
+    """Point preprocess, train_vae, sample, classify and audit at the cohort; ``classes``: the
+    classifiers' ``classify.labels`` (:func:`classifier_labels`), also the labels audited. Returns
+    the model-ready stack path."""
     pre = params["preprocess"]
     pre["cohorts"] = [name]
     pre["bids_dir"] = bids_out
@@ -212,9 +237,9 @@ def _set_stage_inputs(params: dict[str, Any], name: str, bids_out: str, baseline
     params["sample"].update(labels=label_names, stack=stack, train_split=f"{out_root}/splits/{name}/train.tsv",
                             write_latents=True)
     classify = params["classify"]
-    classify.update(training_cohort=name, external_cohorts=[])
+    classify.update(training_cohort=name, external_cohorts=[], labels=dict(classes))
     audit = params["audit"]
-    audit.update(stack=stack, splits_dir=f"{out_root}/splits/{name}", labels=label_names)
+    audit.update(stack=stack, splits_dir=f"{out_root}/splits/{name}", labels=[classes["negative"], classes["positive"]])
     audit.setdefault("regions", {})["enabled"] = False
     return stack
 
@@ -266,7 +291,8 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
                smallest)
     label_names = list(names.values())
     _fit_latent_sizes(params["train_vae"], per_label, n_test, float(params["split"]["validation_size"]))
-    stack = _set_stage_inputs(params, name, bids_out, baseline, label_names, out_root)
+    classes = classifier_labels(label_names, ordered=bool(labels))
+    stack = _set_stage_inputs(params, name, bids_out, baseline, label_names, classes, out_root)
     params["derivatives"] = _derivatives_section(params, name, root, stack, label_names, label_column, out_root)
     rule = ("one image per participant: the " + ("earliest session" if session == "first" else f"session {session}")
             + "; in it an image without rec- before one with, no acq- before acq-<x>, the lowest run-, "
@@ -303,4 +329,12 @@ def format_report(profile: Profile) -> str:
             lines.append(f"  {row['participant_id']}: {row['reason']} - {EXCLUSIONS[row['reason']]} ({row['detail']})")
     else:
         lines.append("participants left out: none")
+    classes = profile.params.get("classify", {}).get("labels") or {}
+    if classes:
+        lines.append(f"classifiers: {classes['positive']} (positive) vs {classes['negative']} (negative), "
+                     "classify.labels (edit it to swap them)")
+        others = [lab for lab in source.labels.values() if lab not in classes.values()]
+        if others:
+            lines.append(f"  the classifier stages compare these two labels only; {others} have a generative model "
+                         "but stop train_classifier (run `dvc repro derivatives`, or pass --labels with two labels)")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from medaug.classify.labels import DEMO_CLASSES, ClassLabels
 from medaug.io import atomic_directory
 from medaug.report import markdown as md
 from medaug.report import tables
@@ -44,7 +45,7 @@ class ResultsData:
 
     ``runs``: the evaluate stage's per-run table (one row per training set, run and test cohort);
     ``vae_metrics``: label -> the train_vae stage's metrics; ``audit_checks``: the audit's
-    ``checks.tsv`` (None without an audit).
+    ``checks.tsv`` (None without an audit); ``classes``: the classifiers' ``classify.labels``.
     """
 
     runs: pd.DataFrame
@@ -53,13 +54,14 @@ class ResultsData:
     vae_metrics: Mapping[str, Mapping[str, Any]]
     audit_checks: pd.DataFrame | None = None
     training_budget: str | None = None
+    classes: ClassLabels = DEMO_CLASSES
 
 
 def results_data(sources: "ReportSources", data: "ReportData") -> ResultsData:
     """The pages' data from the report's sources and the data it has read."""
     checks = data.audit.checks if data.audit is not None else None
     return ResultsData(data.runs, list(sources.trainsets), list(sources.test_cohorts), data.vae_metrics,
-                       checks, sources.training_budget)
+                       checks, sources.training_budget, sources.classes)
 
 
 def load_results_data(sources: "ReportSources") -> ResultsData:
@@ -73,7 +75,7 @@ def load_results_data(sources: "ReportSources") -> ResultsData:
         trainsets=list(sources.trainsets), test_cohorts=list(sources.test_cohorts),
         vae_metrics={label: read_json(p) for label, p in sources.vae_metrics.items() if Path(p).is_file()},
         audit_checks=audit.checks if audit is not None else None,
-        training_budget=sources.training_budget)
+        training_budget=sources.training_budget, classes=sources.classes)
 
 
 def _verdict(low: float, high: float) -> str:
@@ -113,7 +115,7 @@ def _classifiers_page(data: ResultsData, confidence: float, decimals: int) -> st
     budget = f" Training budget: {data.training_budget}." if data.training_budget else ""
     verdicts = comparison_verdicts(data, confidence)
     out = ["# Classifiers", "", GENERATED_NOTE, "",
-           f"AD-vs-CN classifiers, {len(run_list)} runs per training set (run k trains with seed `classify.seed` + k), "
+           f"{data.classes.describe()} classifiers, {len(run_list)} runs per training set (run k trains with seed `classify.seed` + k), "
            f"evaluated on {', '.join(cohorts)} (the training cohort's column is its held-out test split)."
            f"{budget} {tables.effort_statement(runs, sets)}", "",
            "## Does augmentation help?", "", _count_sentence(verdicts, level), ""]
@@ -124,7 +126,8 @@ def _classifiers_page(data: ResultsData, confidence: float, decimals: int) -> st
                 md.table(tables.comparison_table(runs, sets, cohorts, confidence, decimals)), "",
                 md.table(verdicts), ""]
     out += ["## Every training set", "",
-           "Sensitivity (AD recall), specificity (CN recall) and balanced accuracy in %, mean ± sd over runs.", "",
+           f"Sensitivity ({data.classes.positive} recall), specificity ({data.classes.negative} recall) and "
+           "balanced accuracy in %, mean ± sd over runs.", "",
            md.table(tables.results_table(runs, sets, cohorts, decimals)), ""]
     if tables.has_convergence(runs):
         out += ["## Convergence", "",

@@ -1,7 +1,7 @@
 """Where each input of the report lies, and how it is rendered, from the whole parameter tree.
 
 The report reads the sections ``classify`` (training sets, test cohorts,
-``evaluate.results_dir``/runs.tsv), ``sample`` (``labels``, ``sampler``, ``out_dir``,
+``evaluate.results_dir``/runs.tsv, ``labels``), ``sample`` (``labels``, ``sampler``, ``out_dir``,
 ``metrics_dir``), ``train_vae`` (``out_dir``, ``metrics_dir``), ``preprocess`` (``out_dir``,
 ``cohorts``), ``split`` (``metrics``), ``audit`` (``results_dir``, optional) and ``cohort``
 (``results_dir``, ``cohorts``; optional: a study on real data has no generated cohort).
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from medaug.classify.budget import TrainingBudget
+from medaug.classify.labels import ClassLabels
 from medaug.classify.train import ClassifierTrainingConfig
 from medaug.report.trainsets import training_sets
 from medaug.report.writer import ReportSettings, ReportSources
@@ -68,6 +69,7 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
         timings=sorted(timings.glob("*.json")) if timings.is_dir() else [],
         audit_dir=Path(params["audit"]["results_dir"]) if "audit" in params else None,
         training_budget=budget_text(classify.get("training") or {}),
+        classes=ClassLabels.from_params(classify),
     )
 
 

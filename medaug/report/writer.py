@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from medaug.bids.layout import read_table
+from medaug.classify.labels import DEMO_CLASSES, ClassLabels
 from medaug.report import markdown as md
 from medaug.report.audit_section import AuditResults, audit_markdown, load_audit
 from medaug.report import tables
@@ -33,7 +34,7 @@ QC_COLUMNS = ("participant_id", "session_id", "status", "ncc", "in_model_ready")
 
 @dataclass(frozen=True)
 class ReportSources:
-    """Every file the report reads. Mappings are keyed by label (CN, AD) or by cohort name."""
+    """Every file the report reads, and the classifiers' classes. Mappings are keyed by label (CN, AD) or by cohort name."""
 
     runs_table: Path                      # results/classify/runs.tsv (stage evaluate)
     trainsets: Sequence[TrainingSet]      # in table order
@@ -51,6 +52,7 @@ class ReportSources:
     audit_dir: Path | None = None         # results/audit (stage audit; optional)
     training_budget: str | None = None    # classify.training.budget and selection in words (optional), e.g.
                                           # "at most 1620 optimisation steps, validation every 18 steps, ..."
+    classes: ClassLabels = DEMO_CLASSES   # classify.labels: sensitivity is the positive label's recall
 
     def required(self) -> list[Path]:
         paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
@@ -192,7 +194,8 @@ def render(sources: ReportSources, settings: ReportSettings, data: ReportData, f
 
     out += ["## Classification results", "",
             "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
-            "brackets). Columns per test cohort: sensitivity (AD recall), specificity (CN recall), "
+            "brackets). Columns per test cohort: sensitivity "
+            f"({sources.classes.positive} recall), specificity ({sources.classes.negative} recall), "
             "balanced accuracy; then the optimisation (Adam) step cap (or, for runs that did not record "
             "one, the steps each run took) and the number of runs. "
             + (f"Training budget: {sources.training_budget}." if sources.training_budget else ""), "",

@@ -13,6 +13,7 @@ import torch
 
 from medaug.audit import stage
 from medaug.classify import build_classifier, save_classifier
+from medaug.classify.labels import DEMO_CLASSES
 from medaug.report.audit_section import audit_markdown, load_audit
 from tests._classify_fixtures import SHAPE, make_classification_cohort
 from tests.audit._shared import CRITERIA, SMALL_MS_SSIM
@@ -21,7 +22,7 @@ from tests.audit.test_reconstruction import save_label_models
 
 def save_models(params: dict) -> None:
     """A PPCA-started linear VAE per label, trained on nothing, at ``reference.models_dir``."""
-    real = stage.real_sets(params)
+    real = stage.real_sets(params, DEMO_CLASSES)
     save_label_models(Path(params["reference"]["models_dir"]), stage.label_arrays(real["train"], params["labels"]),
                       latent_size=2)
 
@@ -66,7 +67,7 @@ def test_stage_flags_a_planted_copy_and_writes_finite_metrics(tmp_path):
     samples[2] = stack[int(index.set_index("participant_id").loc[victim, "row"])]
     np.save(samples_path, samples)
 
-    metrics = stage.run(params)
+    metrics = stage.run(params, DEMO_CLASSES)
 
     results = tmp_path / "results" / "audit"
     neighbours = pd.read_csv(results / "neighbours.tsv", sep="\t")
@@ -132,7 +133,7 @@ def test_stage_names_a_missing_model(tmp_path):
     classify = make_classification_cohort(tmp_path)
     params = audit_params(tmp_path, classify)
     with pytest.raises(FileNotFoundError, match="CN/model/model.json"):
-        stage.run(params)
+        stage.run(params, DEMO_CLASSES)
 
 
 def test_stage_names_a_missing_synthetic_set(tmp_path):
@@ -140,4 +141,4 @@ def test_stage_names_a_missing_synthetic_set(tmp_path):
     params = audit_params(tmp_path, classify)
     params["synthetic"] = {"gmm": str(tmp_path / "nowhere")}
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        stage.run(params)
+        stage.run(params, DEMO_CLASSES)

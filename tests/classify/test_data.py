@@ -59,7 +59,7 @@ def test_missing_or_unknown_label_names_the_row(cohort: dict, diagnosis) -> None
     train = _split(cohort, "train")
     train["diagnosis"] = train["diagnosis"].astype(object)
     train.loc[4, "diagnosis"] = diagnosis
-    with pytest.raises(ClassifierDataError, match="train.tsv: row 5 has diagnosis"):
+    with pytest.raises(ClassifierDataError, match=r"train.tsv: row 5 \(sub-T\d+\) has diagnosis"):
         split_volumes(stack, index, train, "train.tsv")
 
 

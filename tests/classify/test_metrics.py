@@ -40,6 +40,13 @@ def test_hand_computed_case() -> None:
     assert out["balanced_accuracy"] == 0.625
     assert out["roc_auc"] == pytest.approx(7 / 8)  # 0.2 < 0.6 is the one mis-ordered pair
     assert (out["n_AD"], out["n_CN"]) == (4, 2)
+    assert list(out) == ["balanced_accuracy", "sensitivity", "specificity", "roc_auc", "n_AD", "n_CN"]
+
+
+def test_counts_are_named_after_the_configured_labels() -> None:
+    out = classification_metrics([1, 1, 0], [1, 0, 0], [0.9, 0.4, 0.1], count_keys=("n_PD", "n_HC"))
+    assert list(out)[-2:] == ["n_PD", "n_HC"] and (out["n_PD"], out["n_HC"]) == (2, 1)
+    assert out["sensitivity"] == 0.5 and out["specificity"] == 1.0   # sensitivity: recall of the positive (PD)
 
 
 def test_single_class_gives_nan_not_an_error() -> None:
@@ -49,7 +56,7 @@ def test_single_class_gives_nan_not_an_error() -> None:
 
 
 def test_bad_input_is_rejected() -> None:
-    with pytest.raises(ValueError, match="0 \\(CN\\) and 1 \\(AD\\)"):
+    with pytest.raises(ValueError, match="0 \\(negative\\) and 1 \\(positive\\)"):
         sensitivity_score([0, 2], [0, 1])
     with pytest.raises(ValueError, match="differ in length"):
         balanced_accuracy_score([0, 1, 1], [0, 1])

@@ -32,6 +32,7 @@ STEPS = 432   # optimisation steps of every fake run
 def classify_params(root: Path) -> dict:
     return {
         "training_cohort": "demo-train", "external_cohorts": ["demo-external"],
+        "labels": {"negative": "CN", "positive": "AD"},
         "synthetic_dir": "data/synthetic", "runs": [0, 1, 2],
         # deliberately out of thesis order
         "real_trainsets": {"real-50": {"real": "train-50"}, "real": {"real": "train"}},
