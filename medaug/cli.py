@@ -200,8 +200,9 @@ def _add_init(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--label-column", default=None,
                       help="column holding the labels (default: the first of group, diagnosis, dx, ... in participants.tsv)")
     init.add_argument("--labels", default=None,
-                      help="comma-separated label values to use, e.g. patient,control (default: every value with "
-                           "enough participants)")
+                      help="comma-separated label values to use, e.g. control,patient (default: every value with "
+                           "enough participants); the first two are the classifiers' negative and positive labels "
+                           "(classify.labels)")
     init.add_argument("--labels-from", choices=["participants", "sessions"], default="participants",
                       help="where the label column is: participants.tsv or sub-*_sessions.tsv (default: %(default)s)")
     init.add_argument("--session", default="first",

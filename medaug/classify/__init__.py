@@ -1,7 +1,9 @@
-"""AD-vs-CN CNN classification on real, synthetic and real + synthetic training sets.
+"""Two-label CNN classification (AD vs CN in the thesis and the demo) on real, synthetic and real +
+synthetic training sets.
 
 - :mod:`networks`: Conv5_FC3 of Wen et al. (2020) (``baseline``, ``baseline-downsampled``) and a
   ``small`` CPU variant; :func:`build_classifier`.
+- :mod:`labels`: the two classes, ``classify.labels: {negative, positive}`` (:class:`ClassLabels`).
 - :mod:`data`: volumes of a split and synthetic volumes, loaded once into memory (:class:`VolumeSet`).
 - :mod:`augment`: the classic-augmentation baseline (affine, elastic, bias field, noise; batched, on the fly).
 - :mod:`budget`: how long training lasts, in epochs (thesis) or in optimisation steps (equal for
@@ -9,7 +11,7 @@
 - :mod:`selection`: which validation's checkpoint is kept (validation loss, ROC AUC, smoothed or
   plain balanced accuracy) and early stopping with a patience under the step cap.
 - :mod:`train`: Adam + cross-entropy, the checkpoint chosen by :mod:`selection` is kept.
-- :mod:`metrics`: balanced accuracy, sensitivity (AD positive), specificity, ROC AUC.
+- :mod:`metrics`: balanced accuracy, sensitivity (recall of the positive label), specificity, ROC AUC.
 - :mod:`evaluate`: per-participant predictions and summaries over runs.
 - :mod:`checkpoint`: safetensors + JSON.
 - :mod:`trainsets`: the training sets of the ``classify`` parameters; :mod:`sets`: their volumes,
@@ -27,6 +29,7 @@ _EXPORTS = {  # defining module (relative) -> its public names
         "ClassifierDataError", "concatenate", "LABELS", "qc_excluded_sessions",
         "require_both_labels", "split_volumes", "synthetic_volumes", "VolumeSet"
     ],
+    "labels": ["ClassLabels", "ClassLabelsError", "DEMO_CLASSES"],
     "evaluate": [
         "CONVERGENCE_KEY", "METRIC_NAMES", "predict", "prediction_metrics", "summarize_convergence",
         "summarize_runs"

@@ -13,7 +13,7 @@ import torch
 
 from medaug.audit import stage
 from medaug.classify import build_classifier, save_classifier
-from medaug.classify.labels import DEMO_CLASSES
+from medaug.classify.labels import DEMO_CLASSES, ClassLabels
 from medaug.report.audit_section import audit_markdown, load_audit
 from tests._classify_fixtures import SHAPE, make_classification_cohort
 from tests.audit._shared import CRITERIA, SMALL_MS_SSIM
@@ -142,3 +142,19 @@ def test_stage_names_a_missing_synthetic_set(tmp_path):
     params["synthetic"] = {"gmm": str(tmp_path / "nowhere")}
     with pytest.raises(FileNotFoundError, match="nowhere"):
         stage.run(params, DEMO_CLASSES)
+
+
+def test_audit_reads_the_classifiers_labels(tmp_path):
+    classify = make_classification_cohort(tmp_path, labels=("HC", "PD"))
+    params = audit_params(tmp_path, classify)
+    hc_pd = ClassLabels("HC", "PD")
+    with pytest.raises(ValueError, match=r"audit.labels \['CN', 'AD'\]: \['CN', 'AD'\] not among the classifier's "
+                                         r"classes classify.labels \{'negative': 'HC', 'positive': 'PD'\}"):
+        stage.checked_audit_labels(params, hc_pd)
+    params["labels"] = ["HC", "PD"]
+    assert stage.checked_audit_labels(params, hc_pd) == ["HC", "PD"]
+    real = stage.real_sets(params, hc_pd)
+    assert real["train"].counts() == {"HC": 12, "PD": 12} and real["held_out"].counts() == {"HC": 8, "PD": 8}
+    images, ids = stage.of_label(real["held_out"], "PD")
+    assert images.shape == (8, *SHAPE) and all(i.startswith("sub-T") for i in ids)
+    assert stage.synthetic_sets(params, hc_pd)["hmc"].counts() == {"HC": 10, "PD": 10}

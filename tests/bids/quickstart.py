@@ -27,24 +27,26 @@ def readme_commands(readme: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def quirky_from_demo(demo_root: Path, out: Path) -> Path:
+def quirky_from_demo(demo_root: Path, out: Path, groups: dict[str, str] | None = None) -> Path:
     """Re-lay a generated demo BIDS dataset as an OpenNeuro-style one: no sessions, ``.nii``, a
     ``group`` column with three values in participants.tsv (and participants.json levels), ``acq-`` /
     ``run-`` / ``rec-`` entities with two T1w images per participant, one participant without a label,
-    and a ``.bidsignore``d folder."""
+    and a ``.bidsignore``d folder. ``groups``: trajectory -> group value (default :data:`GROUPS`)."""
+    groups = GROUPS if groups is None else groups
     participants = pd.read_csv(demo_root / "participants.tsv", sep="\t")
     out.mkdir(parents=True)
     (out / "dataset_description.json").write_text(json.dumps({"Name": "quirky", "BIDSVersion": "1.9.0",
                                                                "DatasetType": "raw"}))
+    levels = {"AD": "Alzheimer's disease", "CN": "healthy control", "MCI": "mild cognitive impairment"}
     (out / "participants.json").write_text(json.dumps({"group": {"Description": "study arm", "Levels": {
-        "patient": "Alzheimer's disease", "control": "healthy control", "prodromal": "mild cognitive impairment"}}}))
+        groups[trajectory]: meaning for trajectory, meaning in levels.items()}}}))
     rows = []
     for k, row in enumerate(participants.itertuples(index=False)):
         source = demo_root / row.participant_id / "ses-M000" / "anat" / f"{row.participant_id}_ses-M000_T1w.nii.gz"
         if not source.is_file():
             continue
         pid = f"sub-{k + 1:02d}"
-        group = "n/a" if k == 0 else GROUPS[row.trajectory]
+        group = "n/a" if k == 0 else groups[row.trajectory]
         rows.append({"participant_id": pid, "group": group, "age": row.age, "sex": row.sex})
         anat = out / pid / "anat"
         anat.mkdir(parents=True)

@@ -173,3 +173,39 @@ def test_latent_sizes_fit_the_training_set(tmp_path: Path) -> None:
     base["train_vae"]["linear_path_components"] = "label"
     base["train_vae"]["latent_size_selection"]["candidates"] = [10]
     assert init_profile(tmp_path / "ds", base).params["train_vae"]["latent_size_selection"]["candidates"] == [3]
+
+
+def test_classifier_labels_control_like_negative_or_the_given_order() -> None:
+    from medaug.ingest.init import classifier_labels
+
+    assert classifier_labels(["PD", "HC"], ordered=False) == {"negative": "HC", "positive": "PD"}
+    assert classifier_labels(["control", "patient"], ordered=False) == {"negative": "control", "positive": "patient"}
+    assert classifier_labels(["patient", "control", "prodromal"], ordered=False) == {"negative": "control",
+                                                                                    "positive": "patient"}
+    assert classifier_labels(["ET", "PD"], ordered=False) == {"negative": "ET", "positive": "PD"}
+    assert classifier_labels(["PD", "HC"], ordered=True) == {"negative": "PD", "positive": "HC"}
+
+
+def test_profile_names_the_classifiers_labels(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds", groups={"PD": 6, "HC": 6, "prodromal": 2})
+    params = init_profile(tmp_path / "ds", _base(), name="hcpd").params
+    assert params["classify"]["labels"] == {"negative": "HC", "positive": "PD"}
+    assert params["audit"]["labels"] == ["HC", "PD"] and params["sample"]["labels"] == ["HC", "PD"]
+    swapped = init_profile(tmp_path / "ds", _base(), name="hcpd", labels=["PD", "HC"]).params
+    assert swapped["classify"]["labels"] == {"negative": "PD", "positive": "HC"}
+    assert swapped["audit"]["labels"] == ["PD", "HC"]
+    out = tmp_path / "params.yaml"
+    assert main(["init", str(tmp_path / "ds"), "--base", str(ROOT / "profiles" / "tiny.yaml"), "--output", str(out)]) == 0
+    assert "classifiers: PD (positive) vs HC (negative), classify.labels" in capsys.readouterr().out
+
+
+def test_three_labels_say_the_classifiers_compare_two(tmp_path: Path, capsys) -> None:
+    write_bids(tmp_path / "ds", groups={"patient": 6, "control": 6, "prodromal": 6})
+    out = tmp_path / "params.yaml"
+    assert main(["init", str(tmp_path / "ds"), "--base", str(ROOT / "profiles" / "tiny.yaml"), "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "classifiers: patient (positive) vs control (negative)" in text
+    assert "['prodromal'] have a generative model but stop train_classifier" in text
+    params = yaml.safe_load(out.read_text())
+    assert params["sample"]["labels"] == ["control", "patient", "prodromal"]
+    assert params["audit"]["labels"] == ["control", "patient"]

@@ -11,11 +11,13 @@ import pytest
 
 from medaug.classify.data import (
     ClassifierDataError,
+    VolumeSet,
     concatenate,
     require_both_labels,
     split_volumes,
     synthetic_volumes,
 )
+from medaug.classify.labels import ClassLabels
 from medaug.preprocess.model_ready import ModelReadyError, load_stack
 from tests._classify_fixtures import SHAPE, make_classification_cohort
 
@@ -149,3 +151,47 @@ def test_sessions_left_out_by_qc_are_dropped_and_others_still_fail(cohort: dict,
     assert len(volumes.table) == len(train) - 1
     with pytest.raises(ModelReadyError, match="no model-ready volume"):
         split_volumes(stack, keep, train, "train.tsv")
+
+
+# --- labels other than CN / AD (classify.labels {negative: HC, positive: PD}) ---
+
+HC_PD = ClassLabels("HC", "PD")
+
+
+@pytest.fixture()
+def hc_pd(tmp_path: Path) -> dict:
+    return make_classification_cohort(tmp_path, labels=HC_PD.names)
+
+
+def test_hc_pd_volumes_carry_their_classes(hc_pd: dict) -> None:
+    stack, index = _stack(hc_pd)
+    volumes = split_volumes(stack, index, _split(hc_pd, "train"), "train.tsv", classes=HC_PD)
+    assert volumes.counts() == {"HC": 12, "PD": 12} and volumes.classes == HC_PD
+    assert list(volumes.labels[:12]) == [0] * 12 and list(volumes.labels[12:]) == [1] * 12
+    synthetic = synthetic_volumes(hc_pd["synthetic_dir"], 3, classes=HC_PD)
+    assert synthetic.counts() == {"HC": 3, "PD": 3}
+    assert concatenate([volumes, synthetic]).counts() == {"HC": 15, "PD": 15}
+
+
+def test_a_label_outside_the_two_names_file_row_and_participant(hc_pd: dict) -> None:
+    stack, index = _stack(hc_pd)
+    train = _split(hc_pd, "train")
+    with pytest.raises(ClassifierDataError, match=r"train.tsv: row 1 \(sub-T000\) has diagnosis 'HC', expected one "
+                                                  r"of \['CN', 'AD'\]"):
+        split_volumes(stack, index, train, "train.tsv")   # the demo's classes on an HC / PD cohort
+    train.loc[6, "diagnosis"] = "prodromal"
+    with pytest.raises(ClassifierDataError, match=r"row 7 \(sub-T006\) has diagnosis 'prodromal', expected one of "
+                                                  r"\['HC', 'PD'\] \(classify.labels"):
+        split_volumes(stack, index, train, "train.tsv", classes=HC_PD)
+
+
+def test_synthetic_labels_must_be_classes(hc_pd: dict) -> None:
+    with pytest.raises(ClassifierDataError, match=r"synthetic label\(s\) \['HC'\] are not classes"):
+        synthetic_volumes(hc_pd["synthetic_dir"], 2, ["HC"], classes=ClassLabels("CN", "PD"))
+
+
+def test_sets_of_different_classes_are_not_combined(hc_pd: dict) -> None:
+    synthetic = synthetic_volumes(hc_pd["synthetic_dir"], 2, classes=HC_PD)
+    relabelled = VolumeSet(synthetic.images, synthetic.labels, synthetic.table, ClassLabels("HC", "ET"))
+    with pytest.raises(ClassifierDataError, match="different classes"):
+        concatenate([synthetic, relabelled])

@@ -12,6 +12,7 @@ import pytest
 import torch
 import yaml
 
+from medaug.checkpoint import CheckpointError
 from medaug.classify.data import ClassifierDataError
 from medaug.split.leakage import LeakageError
 from medaug.classify.sets import load_test_cohorts
@@ -281,3 +282,74 @@ def test_augmentation_without_real_images_is_refused(params: dict) -> None:
     params["synthetic_trainsets"]["synthetic-augmented"] = {"synthetic": 6, "augmentation": True}
     with pytest.raises(ValueError, match="augmentation applies to real images only"):
         train_trainset(params, "synthetic-augmented")
+
+
+# --- a cohort labelled HC / PD (classify.labels {negative: HC, positive: PD}) ---
+
+@pytest.fixture()
+def hc_pd(tmp_path: Path) -> dict:
+    params = make_classification_cohort(tmp_path, labels=("HC", "PD"))
+    params["runs"] = [0]
+    return params
+
+
+def test_hc_pd_train_and_evaluate_name_their_outputs_after_the_labels(hc_pd: dict) -> None:
+    for trainset in ("real", "real-synthetic"):
+        train_trainset(hc_pd, trainset)
+    hc_pd["synthetic_trainsets"] = {"real-synthetic": hc_pd["synthetic_trainsets"]["real-synthetic"]}
+    hc_pd["real_trainsets"] = {"real": hc_pd["real_trainsets"]["real"]}
+    out = Path(hc_pd["out_dir"])
+    assert json.loads((out / "real" / "run-0" / "model.json").read_text())["labels"] == ["HC", "PD"]
+    summary = json.loads((out / "real-synthetic" / "run-0" / "summary.json").read_text())
+    assert summary["n_train"] == {"HC": 18, "PD": 18} and summary["n_validation"] == {"HC": 4, "PD": 4}
+    evaluate_runs(hc_pd)
+    results = Path(hc_pd["evaluate"]["results_dir"])
+    predictions = pd.read_csv(results / "predictions.tsv", sep="\t")
+    assert list(predictions.columns) == ["trainset", "run", "cohort", "participant_id", "session_id", "diagnosis",
+                                         "probability_PD", "predicted"]
+    assert set(predictions["predicted"]) <= {"HC", "PD"}
+    runs = pd.read_csv(results / "runs.tsv", sep="\t")
+    assert list(runs.columns[3:9]) == ["balanced_accuracy", "sensitivity", "specificity", "roc_auc", "n_PD", "n_HC"]
+    assert set(runs["n_PD"]) == {4} and set(runs["n_HC"]) == {4}
+
+
+def test_demo_labels_keep_the_demo_column_names(params: dict) -> None:
+    train_run(params, "real", 0)
+    params["runs"], params["synthetic_trainsets"] = [0], {}
+    params["real_trainsets"] = {"real": params["real_trainsets"]["real"]}
+    evaluate_runs(params)
+    results = Path(params["evaluate"]["results_dir"])
+    assert "probability_AD" in pd.read_csv(results / "predictions.tsv", sep="\t").columns
+    assert list(pd.read_csv(results / "runs.tsv", sep="\t").columns[7:9]) == ["n_AD", "n_CN"]
+
+
+def test_a_classifier_of_other_labels_is_not_evaluated(hc_pd: dict) -> None:
+    train_trainset(hc_pd, "real")
+    hc_pd["real_trainsets"], hc_pd["synthetic_trainsets"] = {"real": hc_pd["real_trainsets"]["real"]}, {}
+    hc_pd["labels"] = {"negative": "PD", "positive": "HC"}
+    with pytest.raises(CheckpointError, match=r"labels \['HC', 'PD'\] \(negative, positive\) differ from "
+                                              r"classify.labels \{'negative': 'PD', 'positive': 'HC'\}"):
+        evaluate_runs(hc_pd)
+
+
+def test_a_label_outside_the_two_stops_training_naming_the_file(hc_pd: dict) -> None:
+    path = Path(hc_pd["splits_dir"]) / "tiny" / "train.tsv"
+    train = pd.read_csv(path, sep="\t")
+    train.loc[3, "diagnosis"] = "ET"
+    train.to_csv(path, sep="\t", index=False)
+    with pytest.raises(ClassifierDataError, match=r"tiny/train.tsv: row 4 \(sub-T003\) has diagnosis 'ET', "
+                                                  r"expected one of \['HC', 'PD'\]"):
+        train_trainset(hc_pd, "real")
+    assert not Path(hc_pd["out_dir"]).exists()
+
+
+def test_a_configured_label_without_images_stops_training_naming_the_file(hc_pd: dict) -> None:
+    path = Path(hc_pd["splits_dir"]) / "tiny" / "validation.tsv"
+    validation = pd.read_csv(path, sep="\t")
+    validation[validation["diagnosis"] == "HC"].to_csv(path, sep="\t", index=False)
+    with pytest.raises(ClassifierDataError, match=r"tiny/validation.tsv: no image of 'PD' \(\{'HC': 4, 'PD': 0\}\)"):
+        train_trainset(hc_pd, "real")
+    hc_pd["labels"] = {"negative": "HC", "positive": "AD"}   # a typo'd label: its class is empty
+    with pytest.raises(ClassifierDataError, match="has diagnosis 'PD', expected one of \\['HC', 'AD'\\]"):
+        train_trainset(hc_pd, "real")
+    assert not Path(hc_pd["out_dir"]).exists()

@@ -315,3 +315,22 @@ def test_convergence_table_from_the_runs_kept_and_stopped_steps(tmp_path: Path) 
 def test_runs_without_kept_steps_say_so(built) -> None:
     _, text = built
     assert "records no kept and stopped steps" in section(text, "Classifier convergence")
+
+
+def test_report_names_the_configured_classes(tmp_path: Path) -> None:
+    params = fake_pipeline(tmp_path)
+    params["classify"]["labels"] = {"negative": "HC", "positive": "PD"}
+    params["report"]["docs_dir"] = str(tmp_path / "docs" / "results")
+    report_stage.main(["--params", str(write_params(tmp_path, params))])
+    text = Path(params["report"]["out"]).read_text()
+    assert "sensitivity (PD recall), specificity (HC recall)" in text and "AD recall" not in text
+    classifiers = (tmp_path / "docs" / "results" / "classifiers.md").read_text()
+    assert classifiers.count("PD-vs-HC classifiers") == 1 and "Sensitivity (PD recall), specificity (HC recall)" in classifiers
+    assert "AD" not in classifiers and "CN" not in classifiers
+
+
+def test_report_without_classify_labels_says_which_key(tmp_path: Path) -> None:
+    params = fake_pipeline(tmp_path)
+    del params["classify"]["labels"]
+    with pytest.raises(ValueError, match="classify.labels must name the two classes"):
+        report_stage.main(["--params", str(write_params(tmp_path, params))])
