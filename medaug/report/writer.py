@@ -194,10 +194,9 @@ def render(sources: ReportSources, settings: ReportSettings, data: ReportData, f
 
     out += ["## Classification results", "",
             "Rows: real; synthetic n; real + synthetic n (n synthetic images per label, sampler in "
-            "brackets). Columns per test cohort: sensitivity "
-            f"({sources.classes.positive} recall), specificity ({sources.classes.negative} recall), "
-            "balanced accuracy; then the optimisation (Adam) step cap (or, for runs that did not record "
-            "one, the steps each run took) and the number of runs. "
+            f"brackets). Columns per test cohort: sensitivity ({sources.classes.positive} recall), specificity "
+            f"({sources.classes.negative} recall), balanced accuracy; then the optimisation (Adam) step cap (or, "
+            "for runs that did not record one, the steps each run took) and the number of runs. "
             + (f"Training budget: {sources.training_budget}." if sources.training_budget else ""), "",
             md.table(tables.results_table(runs, sets, cohorts, d)), ""]
 
