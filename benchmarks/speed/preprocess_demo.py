@@ -5,8 +5,8 @@
 Each image runs :func:`medaug.preprocess.pool.process_image` end to end (t1-linear, the CAPS
 outputs, head-fit QC, the pose check, NCC, the model-ready volume) on one core (one ITK thread,
 ``n_jobs`` 1), once with the ``preprocess`` block of ``--old`` and once with that of ``--new``
-(defaults: the git ``HEAD~`` is not read; give both files), alternating per image so that the load
-of other processes hits both alike. Prints per-image seconds, the medians and their ratio (new /
+(default ``params.yaml``), alternating per image so that the load of other processes hits both
+alike. Both run the current code: ``--old`` measures old settings, not old code. Prints per-image seconds, the medians and their ratio (new /
 old), and the brain-mask mean error (mm) of each against the generator's ground-truth pose
 (``derivatives/synth/.../*_groundtruth.json``) when present. Writes a JSON of everything to ``--out``.
 """

@@ -39,9 +39,11 @@ from scipy import ndimage
 
 from medaug.config import check_keys, dataclass_keys
 from medaug.preprocess.fov import cranium_centre, crop_neck
+from medaug.preprocess.poses import (  # noqa: F401 - native_from_template, rotation_about: re-exported
+    _RAS_TO_LPS, native_from_template, rotation_about, write_affine,
+)
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, CropBox, Template, crop_box, load_template
 
-_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 INITIALISATIONS = ("cranium", "center_of_mass", "geometric_center", "identity")
@@ -284,33 +286,6 @@ def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: 
     return Path(transforms[0])
 
 
-def write_affine(native_from_template_ras: np.ndarray, path: Path) -> Path:
-    """Write a template-to-native map (4x4, RAS mm) as an ANTs/ITK affine ``.mat`` file; returns ``path``."""
-    import ants
-
-    lps = _RAS_TO_LPS @ np.asarray(native_from_template_ras, dtype=float) @ _RAS_TO_LPS
-    transform = ants.create_ants_transform(transform_type="AffineTransform", dimension=3,
-                                           matrix=lps[:3, :3], translation=lps[:3, 3])
-    ants.write_transform(transform, str(path))
-    return Path(path)
-
-
-def rotation_about(centre_ras: np.ndarray, pitch_deg: float, roll_deg: float, yaw_deg: float = 0.0) -> np.ndarray:
-    """4x4 rotation (RAS mm) about ``centre_ras``: pitch about x (left-right), roll about y, yaw about z.
-
-    Applied in the order x, y, z; a positive pitch turns +y (anterior) towards +z (superior).
-    """
-    ax, ay, az = np.deg2rad([pitch_deg, roll_deg, yaw_deg])
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    rotation = np.eye(4)
-    rotation[:3, :3] = rz @ ry @ rx
-    centre = np.asarray(centre_ras, dtype=float)
-    rotation[:3, 3] = centre - rotation[:3, :3] @ centre
-    return rotation
-
-
 def registration_score(fixed, moving, fixed_mask, transform_file: str | Path) -> float:
     """Mattes mutual information of ``fixed`` and ``moving`` resampled through ``transform_file``.
 
@@ -441,24 +416,6 @@ def t1_linear(image: nib.Nifti1Image, config: T1LinearConfig, workdir: Path,
     cropped = nib.Nifti1Image(data, targets.cropped_template.affine)
     cropped.header.set_xyzt_units("mm")
     return T1LinearResult(cropped=cropped, transform_file=transform_file)
-
-
-def native_from_template(transform_file: str | Path) -> np.ndarray:
-    """The 4x4 affine (RAS mm) that maps a template point to the native image point it was sampled from.
-
-    ANTs writes the moving image's forward transform as ``y = A (x - c) + c + t`` in LPS mm; this is
-    that map converted to RAS, directly comparable with a ground-truth ``world_from_mni``.
-    """
-    import ants
-
-    transform = ants.read_transform(str(transform_file))
-    params = np.asarray(transform.parameters, dtype=float)
-    center = np.asarray(transform.fixed_parameters, dtype=float)
-    matrix = params[:9].reshape(3, 3)
-    lps = np.eye(4)
-    lps[:3, :3] = matrix
-    lps[:3, 3] = params[9:12] + center - matrix @ center
-    return _RAS_TO_LPS @ lps @ _RAS_TO_LPS
 
 
 @contextlib.contextmanager
