@@ -26,7 +26,7 @@ import numpy as np
 from medaug.io import atomic_path, write_json
 from medaug.preprocess import caps
 from medaug.preprocess.head_qc import head_fit
-from medaug.preprocess.pose_check import PoseCheck, pose_check
+from medaug.preprocess.pose_check import PoseCheck, check_config, pose_check
 from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.t1_linear import (
@@ -240,6 +240,7 @@ def _init_worker(itk_threads: int, config: T1LinearConfig | None = None) -> None
     os.environ["OMP_NUM_THREADS"] = "1"
     if config is not None:
         cropped_template(config)  # one-off template set-up, kept out of the per-image seconds
+        cropped_template(check_config(config))  # and that of the pose check's grid
 
 
 def process_images(jobs: Sequence[ImageJob], settings: PreprocessSettings, n_jobs: int = 1,

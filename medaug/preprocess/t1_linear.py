@@ -45,7 +45,6 @@ from medaug.preprocess.poses import (  # noqa: F401 - native_from_template, rota
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, CropBox, Template, crop_box, load_template
 
 
-
 INITIALISATIONS = ("cranium", "center_of_mass", "geometric_center", "identity")
 
 TEMPLATE_SCALP_MM = 12.0
