@@ -231,7 +231,7 @@ def _set_stage_inputs(params: dict[str, Any], name: str, bids_out: str, baseline
     pre["cohorts"] = [name]
     pre["bids_dir"] = bids_out
     pre["session_id"] = baseline
-    pre["t1_linear"]["start_pitch_deg"] = list(REAL_SCAN_START_PITCH_DEG)
+    pre["t1_linear"].update({k: list(v) if isinstance(v, tuple) else v for k, v in REAL_SCAN_T1_LINEAR.items()})
     stack = f"{out_root}/preprocess/{name}/model_ready"
     params["train_vae"].update(stack=stack, splits_dir=f"{out_root}/splits/{name}")
     params["sample"].update(labels=label_names, stack=stack, train_split=f"{out_root}/splits/{name}/train.tsv",
@@ -303,6 +303,16 @@ def init_profile(bids_dir: str | Path, base: Mapping[str, Any], *, name: str | N
 REAL_SCAN_START_PITCH_DEG = (-10.0, 0.0, 10.0)
 """Pitches (degrees) of the cranium start for real scans, whatever the base profile says: a real
 defaced head lands 11.6 mm off from one start and 0.9 mm from these three (docs/preprocessing.md)."""
+
+REAL_SCAN_T1_LINEAR = {
+    "start_pitch_deg": REAL_SCAN_START_PITCH_DEG,
+    "template_resolution_mm": 1, "crop_shape": (169, 208, 179), "n4_shrink_factor": 4,
+    "pose_check_spacing_mm": 3.0, "pose_check_shrink_factors": (4, 2, 1),
+    "pose_check_smoothing_sigmas_mm": (6.0, 3.0, 1.5), "pose_check_iterations": (60, 30, 10),
+    "pose_check_from_judged": True,
+}
+"""t1-linear settings for real scans, whatever the base profile says: the 1 mm template and crop, N4
+at shrink 4 and the full pose check (the demo's fast settings are for its 2 mm generated heads)."""
 
 
 def format_report(profile: Profile) -> str:

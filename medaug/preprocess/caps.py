@@ -4,7 +4,10 @@ Layout::
 
     <caps>/subjects/sub-X/ses-Y/t1_linear/
         sub-X_ses-Y_space-<space>_desc-Crop_res-1x1x1_T1w.nii.gz   registered, cropped (169x208x179)
+        sub-X_ses-Y_space-<space>_desc-Crop_res-1x1x1_T1w.json     sidecar: how the pose was found
         sub-X_ses-Y_space-<space>_res-1x1x1_affine.mat             ANTs/ITK affine (template -> native)
+
+``res-1x1x1`` names the template resolution in mm: a crop on the 2 mm template is ``res-2x2x2``.
 
 ``<space>`` is the template actually used (``MNI152NLin2009aSym`` here, ``MNI152NLin2009cSym`` in
 a CAPS made by clinica). :func:`find_crop_image` accepts any space so an existing clinica CAPS can be
@@ -28,15 +31,28 @@ def t1_linear_dir(caps_dir: str | Path, participant_id: str, session_id: str) ->
     return Path(caps_dir) / "subjects" / participant_id / session_id / PIPELINE_DIR
 
 
-def crop_image_path(caps_dir: str | Path, participant_id: str, session_id: str, space: str) -> Path:
-    """``.../t1_linear/sub-X_ses-Y_space-<space>_desc-Crop_res-1x1x1_T1w.nii.gz``."""
-    name = f"{participant_id}_{session_id}_space-{space}_desc-Crop_res-1x1x1_T1w.nii.gz"
+def _res(resolution_mm: int) -> str:
+    return "res-" + "x".join([str(int(resolution_mm))] * 3)
+
+
+def crop_image_path(caps_dir: str | Path, participant_id: str, session_id: str, space: str,
+                    resolution_mm: int = 1) -> Path:
+    """``.../t1_linear/sub-X_ses-Y_space-<space>_desc-Crop_res-1x1x1_T1w.nii.gz`` (``res-RxRxR``, R in mm)."""
+    name = f"{participant_id}_{session_id}_space-{space}_desc-Crop_{_res(resolution_mm)}_T1w.nii.gz"
     return t1_linear_dir(caps_dir, participant_id, session_id) / name
 
 
-def affine_path(caps_dir: str | Path, participant_id: str, session_id: str, space: str) -> Path:
-    """``.../t1_linear/sub-X_ses-Y_space-<space>_res-1x1x1_affine.mat``."""
-    name = f"{participant_id}_{session_id}_space-{space}_res-1x1x1_affine.mat"
+def crop_sidecar_path(caps_dir: str | Path, participant_id: str, session_id: str, space: str,
+                      resolution_mm: int = 1) -> Path:
+    """The JSON sidecar of :func:`crop_image_path` (``.json`` instead of ``.nii.gz``)."""
+    crop = crop_image_path(caps_dir, participant_id, session_id, space, resolution_mm)
+    return crop.with_name(crop.name.replace(".nii.gz", ".json"))
+
+
+def affine_path(caps_dir: str | Path, participant_id: str, session_id: str, space: str,
+                resolution_mm: int = 1) -> Path:
+    """``.../t1_linear/sub-X_ses-Y_space-<space>_res-1x1x1_affine.mat`` (``res-RxRxR``, R in mm)."""
+    name = f"{participant_id}_{session_id}_space-{space}_{_res(resolution_mm)}_affine.mat"
     return t1_linear_dir(caps_dir, participant_id, session_id) / name
 
 
@@ -45,7 +61,7 @@ def find_crop_image(caps_dir: str | Path, participant_id: str, session_id: str) 
 
     Raises ``ValueError`` when several spaces are present (ambiguous input).
     """
-    pattern = f"{participant_id}_{session_id}_space-*_desc-Crop_res-1x1x1_T1w.nii.gz"
+    pattern = f"{participant_id}_{session_id}_space-*_desc-Crop_res-*_T1w.nii.gz"
     found = sorted(t1_linear_dir(caps_dir, participant_id, session_id).glob(pattern))
     if len(found) > 1:
         raise ValueError(f"several desc-Crop images for {participant_id} {session_id}: {[p.name for p in found]}")
@@ -57,7 +73,7 @@ def list_crop_sessions(caps_dir: str | Path) -> list[tuple[str, str]]:
     root = Path(caps_dir) / "subjects"
     pairs = {
         (p.parts[-4], p.parts[-3])
-        for p in root.glob(f"sub-*/ses-*/{PIPELINE_DIR}/*_space-*_desc-Crop_res-1x1x1_T1w.nii.gz")
+        for p in root.glob(f"sub-*/ses-*/{PIPELINE_DIR}/*_space-*_desc-Crop_res-*_T1w.nii.gz")
     }
     return sorted(pairs)
 

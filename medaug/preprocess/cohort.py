@@ -4,7 +4,9 @@ Outputs under ``out_dir``::
 
     images.tsv            every job: participant_id, session_id, source, status (ok / qc_flagged /
                           error), ncc, head_fit, head_margin_mm, pose_check_mm, pose_check_deg,
-                          pose_check_axis, qc_pass, qc_reason, in_model_ready,
+                          pose_check_axis, pose_adopted (the registration was redone from the
+                          better pose the pose check found, which then passed), qc_pass, qc_reason,
+                          in_model_ready,
                           error (the same bytes on every run: wall times and reuse are in
                           :func:`run_summary`, which the stage writes to its metrics)
     model_ready.npy|.tsv|.json   the stack of model-ready volumes (see :mod:`model_ready`)
@@ -39,7 +41,7 @@ from medaug.preprocess.t1_linear import cropped_template
 from medaug.preprocess.template import TEMPLATE_SPACE
 
 IMAGE_COLUMNS = ["participant_id", "session_id", "source", "status", "ncc", "head_fit", "head_margin_mm",
-                 "pose_check_mm", "pose_check_deg", "pose_check_axis", "qc_pass", "qc_reason", "in_model_ready", "error"]
+                 "pose_check_mm", "pose_check_deg", "pose_check_axis", "pose_adopted", "qc_pass", "qc_reason", "in_model_ready", "error"]
 """The columns of ``images.tsv``."""
 
 RUN_COLUMNS = ["reused", "seconds"]
@@ -82,6 +84,7 @@ def outcomes_table(outcomes: Sequence[ImageOutcome], qc_threshold: float, exclud
             "pose_check_mm": round(o.pose_mm, 2) if o.status == "ok" else np.nan,
             "pose_check_deg": round(o.pose_deg, 1) if o.status == "ok" else np.nan,
             "pose_check_axis": o.pose_axis if o.status == "ok" else "",
+            "pose_adopted": bool(o.pose_adopted),
             "qc_pass": qc_pass, "qc_reason": reason,
             "in_model_ready": o.status == "ok" and (qc_pass or not exclude_flagged),
             "reused": o.reused, "seconds": o.seconds, "error": o.error,

@@ -7,7 +7,9 @@ list of jobs with a process pool whose workers each get a fixed number of ITK th
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import multiprocessing
 import os
 import shutil
@@ -21,10 +23,10 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from medaug.io import atomic_path
+from medaug.io import atomic_path, write_json
 from medaug.preprocess import caps
 from medaug.preprocess.head_qc import head_fit
-from medaug.preprocess.pose_check import pose_check
+from medaug.preprocess.pose_check import PoseCheck, check_config, pose_check
 from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.t1_linear import (
@@ -94,7 +96,8 @@ class ImageOutcome:
     ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc`;
     ``pose_mm`` / ``pose_deg`` / ``pose_axis`` the rotation check of :mod:`pose_check` (NaN when
     the native image or the transform is not at hand, e.g. a CAPS made by clinica, or the pose
-    check is switched off).
+    check is switched off); ``pose_adopted`` is true when the registration was redone from the
+    better pose the pose check found, and that pose passed the check (:func:`process_image`).
     """
 
     participant_id: str
@@ -107,6 +110,7 @@ class ImageOutcome:
     pose_mm: float = float("nan")
     pose_deg: float = float("nan")
     pose_axis: str = ""
+    pose_adopted: bool = False
     seconds: float = 0.0
     reused: bool = False
     error: str = ""
@@ -114,20 +118,61 @@ class ImageOutcome:
     volume_affine: np.ndarray | None = None
 
 
-def _write_outputs(settings: PreprocessSettings, job: ImageJob, cropped: nib.Nifti1Image, transform_file: Path) -> Path:
-    matrix_path = caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
-    crop_path = caps.crop_image_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+def _paths(settings: PreprocessSettings, job: ImageJob) -> tuple[Path, Path, Path]:
+    """(crop image, its JSON sidecar, affine) CAPS paths of ``job`` at the template resolution of ``settings``."""
+    args = (settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE,
+            settings.t1_linear.template_resolution_mm)
+    return caps.crop_image_path(*args), caps.crop_sidecar_path(*args), caps.affine_path(*args)
+
+
+def _write_outputs(settings: PreprocessSettings, job: ImageJob, cropped: nib.Nifti1Image, transform_file: Path,
+                   pose_adopted: bool) -> Path:
+    crop_path, sidecar_path, matrix_path = _paths(settings, job)
     with atomic_path(matrix_path) as tmp:
         shutil.copyfile(transform_file, tmp)
+    write_json({"PoseAdopted": bool(pose_adopted)}, sidecar_path)
     with atomic_path(crop_path) as tmp:  # written last: its presence marks the session as finished
         caps.save_nifti(cropped, tmp)
     return crop_path
 
 
 def _finished_crop(settings: PreprocessSettings, job: ImageJob) -> Path | None:
-    crop_path = caps.crop_image_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
-    matrix_path = caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE)
+    crop_path, _, matrix_path = _paths(settings, job)
     return crop_path if crop_path.is_file() and matrix_path.is_file() else None
+
+
+def _was_adopted(settings: PreprocessSettings, job: ImageJob) -> bool:
+    sidecar = _paths(settings, job)[1]
+    return sidecar.is_file() and bool(json.loads(sidecar.read_text()).get("PoseAdopted", False))
+
+
+def _register(outcome: ImageOutcome, settings: PreprocessSettings, job: ImageJob,
+              image: nib.Nifti1Image) -> nib.Nifti1Image:
+    """t1-linear, the CAPS outputs and the native QC of one image; returns the cropped image.
+
+    When the pose check finds a better-scoring pose further than ``pose_check_max_mm`` away, the
+    registration is redone from that pose and judged again (head fit and pose check); the new pose
+    is written and ``outcome.pose_adopted`` set when it passes the pose check, otherwise the first
+    pose is kept (and flagged by :mod:`medaug.preprocess.cohort`).
+    """
+    matrix_path = _paths(settings, job)[2]
+    with scratch_directory() as workdir:
+        result = t1_linear(image, settings.t1_linear, workdir)
+        _write_outputs(settings, job, result.cropped, result.transform_file, pose_adopted=False)
+    # scored from the written CAPS copy, as a rerun that reuses the image does: same bytes in images.tsv
+    check = _score_native(outcome, settings, image, matrix_path)
+    if check is None or check.best_pose is None or not check.distance_mm > settings.pose_check_max_mm:
+        return result.cropped
+    with scratch_directory() as workdir:
+        second = t1_linear(image, settings.t1_linear, workdir, start_native_from_template=check.best_pose)
+        trial = dataclasses.replace(outcome)
+        recheck = _score_native(trial, settings, image, second.transform_file)
+        if not recheck.distance_mm <= settings.pose_check_max_mm:
+            return result.cropped
+        _write_outputs(settings, job, second.cropped, second.transform_file, pose_adopted=True)
+    trial.pose_adopted = True
+    outcome.__dict__.update(trial.__dict__)
+    return second.cropped
 
 
 def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
@@ -140,18 +185,11 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
             cropped, outcome.reused = load_t1w(job.source), True
         elif crop_path is not None:
             cropped, outcome.reused = load_t1w(crop_path), True
+            outcome.pose_adopted = _was_adopted(settings, job)
             if Path(job.source).is_file():  # the native image is needed for the head-fit QC only
-                _score_native(outcome, settings, load_t1w(job.source),
-                              caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
+                _score_native(outcome, settings, load_t1w(job.source), _paths(settings, job)[2])
         else:
-            image = load_t1w(job.source)
-            with scratch_directory() as workdir:
-                result = t1_linear(image, settings.t1_linear, workdir)
-                _write_outputs(settings, job, result.cropped, result.transform_file)
-            # scored from the written CAPS copy, as a rerun that reuses the image does: same bytes in images.tsv
-            _score_native(outcome, settings, image,
-                          caps.affine_path(settings.caps_dir, job.participant_id, job.session_id, TEMPLATE_SPACE))
-            cropped = result.cropped
+            cropped = _register(outcome, settings, job, load_t1w(job.source))
         template = cropped_template(settings.t1_linear)
         outcome.ncc = template_ncc(cropped, template.image, template.brain_mask)
         data = np.asarray(cropped.dataobj, dtype=np.float32)
@@ -177,8 +215,8 @@ def _model_ready_mask(config: T1LinearConfig, dilation_mm: float) -> np.ndarray:
 
 
 def _score_native(outcome: ImageOutcome, settings: PreprocessSettings, native: nib.Nifti1Image,
-                  transform_file: Path) -> None:
-    """The QC scores that need the native image: head fit and, unless switched off, the pose check."""
+                  transform_file: Path) -> PoseCheck | None:
+    """The QC scores that need the native image: head fit and, unless switched off, the pose check (returned)."""
     pose = native_from_template(transform_file)
     fit = head_fit(native, pose)
     outcome.head_fit, outcome.head_margin_mm = fit.score, fit.median_margin_mm
@@ -186,6 +224,8 @@ def _score_native(outcome: ImageOutcome, settings: PreprocessSettings, native: n
         with scratch_directory() as workdir:
             check = pose_check(native, pose, settings.t1_linear, workdir)
         outcome.pose_mm, outcome.pose_deg, outcome.pose_axis = check.distance_mm, check.angle_deg, check.axis
+        return check
+    return None
 
 
 def _volume_affine(cropped: nib.Nifti1Image, shape: Sequence[int], target_shape: Sequence[int] | None) -> np.ndarray:
@@ -200,6 +240,7 @@ def _init_worker(itk_threads: int, config: T1LinearConfig | None = None) -> None
     os.environ["OMP_NUM_THREADS"] = "1"
     if config is not None:
         cropped_template(config)  # one-off template set-up, kept out of the per-image seconds
+        cropped_template(check_config(config))  # and that of the pose check's grid
 
 
 def process_images(jobs: Sequence[ImageJob], settings: PreprocessSettings, n_jobs: int = 1,

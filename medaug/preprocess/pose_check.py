@@ -58,12 +58,15 @@ class PoseCheck:
         axis: ``"pitch"``, ``"roll"`` or ``"yaw"``: the rotation axis' largest component
             (left-right, front-back, up-down), ``""`` when the angle is under 1 degree.
         score_gain: Mattes score of the best pose minus that of the judged pose (>= 0).
+        best_pose: the best-scoring template-to-native map (4x4, RAS mm) when it is not the judged
+            one, else ``None``; a start for a new registration (see :mod:`medaug.preprocess.pool`).
     """
 
     distance_mm: float
     angle_deg: float
     axis: str
     score_gain: float
+    best_pose: np.ndarray | None = None
 
 
 def pose_distance_mm(a: np.ndarray, b: np.ndarray, points_mm: np.ndarray) -> float:
@@ -89,12 +92,24 @@ def rotation_between(a: np.ndarray, b: np.ndarray) -> tuple[float, str]:
     return round(angle, 2), axis
 
 
+def check_config(config):
+    """The registration ``config`` with its grid and schedule replaced by its ``pose_check_*`` ones."""
+    import dataclasses
+
+    return dataclasses.replace(
+        config, registration_spacing_mm=config.pose_check_spacing_mm,
+        shrink_factors=config.pose_check_shrink_factors, smoothing_sigmas_mm=config.pose_check_smoothing_sigmas_mm,
+        iterations=config.pose_check_iterations)
+
+
 def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config, workdir: Path,
                perturbations_deg=PERTURBATIONS_DEG) -> PoseCheck:
     """Check the judged template-to-native map (4x4, RAS mm) of ``native`` (see the module docstring).
 
     ``config`` is the :class:`~medaug.preprocess.t1_linear.T1LinearConfig` of the registration
-    (its schedule, grid spacing, metric mask and neck crop); temporary files go to ``workdir``.
+    (its metric mask and neck crop; its ``pose_check_*`` grid and schedule, see :func:`check_config`);
+    temporary files go to ``workdir``. Without ``config.pose_check_from_judged`` the unturned
+    start (0, 0, 0) of ``perturbations_deg`` is skipped.
     """
     from medaug.preprocess.fov import crop_neck
     from medaug.preprocess.head_qc import template_rays
@@ -111,6 +126,7 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
         native_from_template as read_affine,
     )
 
+    config = check_config(config)
     targets = _targets(config)
     image = native
     if config.neck_crop_mm:
@@ -123,6 +139,8 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
     judged_score = best_score
     centre = template_rays(config.template_resolution_mm)[0]
     for k, (pitch, roll, yaw) in enumerate(perturbations_deg):
+        if not config.pose_check_from_judged and pitch == roll == yaw == 0:
+            continue
         start = write_affine(judged @ rotation_about(centre, pitch, roll, yaw), workdir / f"posecheck_{k}_init.mat")
         transform = register_affine(fixed, moving, mask, config, workdir, initial_file=start, prefix=f"posecheck_{k}_")
         score = registration_score(fixed, moving, mask, transform)
@@ -133,7 +151,7 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
     points = affine[:3, :3] @ np.argwhere(np.asarray(brain.dataobj) > 0)[::50].T + affine[:3, 3:4]
     angle, axis = rotation_between(best_pose, judged)
     return PoseCheck(round(pose_distance_mm(best_pose, judged, points), 2), angle, axis,
-                     round(max(0.0, best_score - judged_score), 4))
+                     round(max(0.0, best_score - judged_score), 4), None if best_pose is judged else best_pose)
 
 
 def pose_check_reason(distance_mm: float, angle_deg: float, axis: str, max_mm: float = MAX_POSE_MM) -> str:

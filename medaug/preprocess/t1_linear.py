@@ -39,9 +39,10 @@ from scipy import ndimage
 
 from medaug.config import check_keys, dataclass_keys
 from medaug.preprocess.fov import cranium_centre, crop_neck
+from medaug.preprocess.poses import (  # noqa: F401 - native_from_template, rotation_about: re-exported
+    _RAS_TO_LPS, native_from_template, rotation_about, write_affine,
+)
 from medaug.preprocess.template import CLINICA_CROP_SHAPE, CropBox, Template, crop_box, load_template
-
-_RAS_TO_LPS = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
 INITIALISATIONS = ("cranium", "center_of_mass", "geometric_center", "identity")
@@ -90,6 +91,12 @@ class T1LinearConfig:
             template cranium centre); the converged pose with the best Mattes score is kept. A
             single start pitched by 0 was caught 15 degrees nose-up on a real defaced head; each
             start costs one coarse registration (about 0.5 s at 3 mm).
+        pose_check_spacing_mm, pose_check_shrink_factors, pose_check_smoothing_sigmas_mm,
+        pose_check_iterations: grid (mm) and coarse-to-fine schedule of the pose check's
+            registrations (:mod:`medaug.preprocess.pose_check`), which only need to find the right
+            rotation basin; its scores are computed on the same grid. Defaults: the registration's own.
+        pose_check_from_judged: the pose check also registers from the judged pose itself (a local
+            refinement: useful only when its schedule is as fine as the registration's).
 
     The defaults (coarse, few iterations) were chosen on the demo cohort: finer schedules
     (2 mm grid, 200/100/50 iterations) took 4x longer without reducing the error against the
@@ -116,6 +123,11 @@ class T1LinearConfig:
     cranium_cap_mm: float = 100.0
     start_pitch_deg: tuple[float, ...] = (-10.0, 0.0, 10.0)
     start_roll_deg: tuple[float, ...] = (0.0,)
+    pose_check_spacing_mm: float = 3.0
+    pose_check_shrink_factors: tuple[int, ...] = (4, 2, 1)
+    pose_check_smoothing_sigmas_mm: tuple[float, ...] = (6.0, 3.0, 1.5)
+    pose_check_iterations: tuple[int, ...] = (60, 30, 10)
+    pose_check_from_judged: bool = True
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], where: str = "t1_linear") -> "T1LinearConfig":
@@ -127,6 +139,10 @@ class T1LinearConfig:
         levels = {len(self.shrink_factors), len(self.smoothing_sigmas_mm), len(self.iterations)}
         if len(levels) != 1:
             raise ValueError("shrink_factors, smoothing_sigmas_mm and iterations need one entry per level")
+        pose_levels = {len(self.pose_check_shrink_factors), len(self.pose_check_smoothing_sigmas_mm),
+                       len(self.pose_check_iterations)}
+        if len(pose_levels) != 1 or self.pose_check_spacing_mm <= 0:
+            raise ValueError("pose_check_spacing_mm must be > 0 and the pose_check_* schedule needs one entry per level")
         if self.initialisation not in INITIALISATIONS:
             raise ValueError(f"unknown initialisation {self.initialisation!r}")
         if not self.start_pitch_deg or not self.start_roll_deg:
@@ -269,33 +285,6 @@ def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: 
     return Path(transforms[0])
 
 
-def write_affine(native_from_template_ras: np.ndarray, path: Path) -> Path:
-    """Write a template-to-native map (4x4, RAS mm) as an ANTs/ITK affine ``.mat`` file; returns ``path``."""
-    import ants
-
-    lps = _RAS_TO_LPS @ np.asarray(native_from_template_ras, dtype=float) @ _RAS_TO_LPS
-    transform = ants.create_ants_transform(transform_type="AffineTransform", dimension=3,
-                                           matrix=lps[:3, :3], translation=lps[:3, 3])
-    ants.write_transform(transform, str(path))
-    return Path(path)
-
-
-def rotation_about(centre_ras: np.ndarray, pitch_deg: float, roll_deg: float, yaw_deg: float = 0.0) -> np.ndarray:
-    """4x4 rotation (RAS mm) about ``centre_ras``: pitch about x (left-right), roll about y, yaw about z.
-
-    Applied in the order x, y, z; a positive pitch turns +y (anterior) towards +z (superior).
-    """
-    ax, ay, az = np.deg2rad([pitch_deg, roll_deg, yaw_deg])
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    rotation = np.eye(4)
-    rotation[:3, :3] = rz @ ry @ rx
-    centre = np.asarray(centre_ras, dtype=float)
-    rotation[:3, 3] = centre - rotation[:3, :3] @ centre
-    return rotation
-
-
 def registration_score(fixed, moving, fixed_mask, transform_file: str | Path) -> float:
     """Mattes mutual information of ``fixed`` and ``moving`` resampled through ``transform_file``.
 
@@ -324,19 +313,23 @@ def register_from_starts(fixed, moving, fixed_mask, config: T1LinearConfig, work
                          fixed_centre_ras: np.ndarray, moving_centre_ras: np.ndarray) -> list[StartResult]:
     """Register from the cranium start rotated by every (pitch, roll) of ``config``; best score first.
 
+    With a single start nothing is compared and its score is NaN (scoring costs as much as a
+    coarse registration).
+
     Each start maps the template cranium centre ``fixed_centre_ras`` onto the native one
     ``moving_centre_ras`` (RAS mm) after a rotation about it; ties in score keep the config's order.
     """
     shift = np.eye(4)
     shift[:3, 3] = np.asarray(moving_centre_ras, dtype=float) - np.asarray(fixed_centre_ras, dtype=float)
     results = []
+    single = len(config.start_pitch_deg) * len(config.start_roll_deg) == 1
     for pitch in config.start_pitch_deg:
         for roll in config.start_roll_deg:
             name = f"start_p{pitch:+g}_r{roll:+g}_"
             start = write_affine(shift @ rotation_about(fixed_centre_ras, pitch, roll), workdir / f"{name}init.mat")
             transform = register_affine(fixed, moving, fixed_mask, config, workdir, initial_file=start, prefix=name)
-            results.append(StartResult(float(pitch), float(roll), transform,
-                                       registration_score(fixed, moving, fixed_mask, transform)))
+            score = float("nan") if single else registration_score(fixed, moving, fixed_mask, transform)
+            results.append(StartResult(float(pitch), float(roll), transform, score))
     order = sorted(range(len(results)), key=lambda i: (-results[i].score, i))
     return [results[i] for i in order]
 
@@ -385,20 +378,29 @@ def cropped_template(config: T1LinearConfig) -> Template:
     return _targets(config).cropped_template
 
 
-def t1_linear(image: nib.Nifti1Image, config: T1LinearConfig, workdir: Path) -> T1LinearResult:
-    """Run t1-linear on one 3D image; temporary files (the transform included) go to ``workdir``."""
+def t1_linear(image: nib.Nifti1Image, config: T1LinearConfig, workdir: Path,
+              start_native_from_template: np.ndarray | None = None) -> T1LinearResult:
+    """Run t1-linear on one 3D image; temporary files (the transform included) go to ``workdir``.
+
+    ``start_native_from_template`` (4x4, RAS mm; e.g. a better pose found by the pose check), when
+    given, is the only start of the registration instead of the cranium starts.
+    """
     import ants
 
     targets = _targets(config)
     if config.neck_crop_mm:  # None or 0: the whole field of view
         image, _ = crop_neck(image, config.neck_crop_mm, config.neck_threshold_fraction)
-    if config.initialisation == "cranium":
+    if config.initialisation == "cranium" and start_native_from_template is None:
         moving_cranium = cranium_centre(np.asarray(image.dataobj), image.affine, config.cranium_cap_mm,
                                         config.neck_threshold_fraction)
     moving = nifti_to_ants(image)
     corrected = n4_correct(moving, config)
     moving_coarse = _resample_isotropic(corrected, config.registration_spacing_mm)
-    if config.initialisation == "cranium":
+    if start_native_from_template is not None:
+        start = write_affine(start_native_from_template, workdir / "given_start.mat")
+        transform_file = register_affine(targets.registration_fixed, moving_coarse, targets.registration_mask,
+                                         config, workdir, initial_file=start, prefix="given_")
+    elif config.initialisation == "cranium":
         starts = register_from_starts(targets.registration_fixed, moving_coarse, targets.registration_mask, config,
                                       workdir, targets.cranium_centre_ras, moving_cranium)
         transform_file = starts[0].transform_file
@@ -413,24 +415,6 @@ def t1_linear(image: nib.Nifti1Image, config: T1LinearConfig, workdir: Path) -> 
     cropped = nib.Nifti1Image(data, targets.cropped_template.affine)
     cropped.header.set_xyzt_units("mm")
     return T1LinearResult(cropped=cropped, transform_file=transform_file)
-
-
-def native_from_template(transform_file: str | Path) -> np.ndarray:
-    """The 4x4 affine (RAS mm) that maps a template point to the native image point it was sampled from.
-
-    ANTs writes the moving image's forward transform as ``y = A (x - c) + c + t`` in LPS mm; this is
-    that map converted to RAS, directly comparable with a ground-truth ``world_from_mni``.
-    """
-    import ants
-
-    transform = ants.read_transform(str(transform_file))
-    params = np.asarray(transform.parameters, dtype=float)
-    center = np.asarray(transform.fixed_parameters, dtype=float)
-    matrix = params[:9].reshape(3, 3)
-    lps = np.eye(4)
-    lps[:3, :3] = matrix
-    lps[:3, 3] = params[9:12] + center - matrix @ center
-    return _RAS_TO_LPS @ lps @ _RAS_TO_LPS
 
 
 @contextlib.contextmanager

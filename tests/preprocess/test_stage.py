@@ -91,8 +91,10 @@ def test_stage_records_bad_images_keeps_good_ones_and_is_idempotent(tmp_path, ti
     assert float(stack.min()) == 0.0 and float(stack.max()) == 1.0
     assert meta["space"] == "MNI152NLin2009aSym" and len(meta["affine"]) == 4
     assert (tmp_path / "out/tiny/qc_montage.png").stat().st_size > 1000
-    crop = caps.crop_image_path(tmp_path / "caps/tiny", "sub-01", "ses-M000", "MNI152NLin2009aSym")
-    assert crop.is_file() and caps.affine_path(tmp_path / "caps/tiny", "sub-01", "ses-M000", "MNI152NLin2009aSym").is_file()
+    where = (tmp_path / "caps/tiny", "sub-01", "ses-M000", "MNI152NLin2009aSym", COARSE.template_resolution_mm)
+    crop = caps.crop_image_path(*where)  # res-2x2x2: the test's template grid is 2 mm
+    assert crop.is_file() and caps.affine_path(*where).is_file()
+    assert json.loads(caps.crop_sidecar_path(*where).read_text()) == {"PoseAdopted": False}
     assert not caps.t1_linear_dir(tmp_path / "caps/tiny", "sub-90", "ses-M000").exists()
     assert not list((tmp_path / "caps").rglob(".tmp-*")) and not list((tmp_path / "out").rglob(".tmp-*"))
 

@@ -135,8 +135,9 @@ def _run_cohort_with_a_planted_pose(neck_images, tmp_path, monkeypatch, wrong_po
     truths = [w for _, w in neck_images[:2]]
     real_t1_linear = pool_module.t1_linear
 
-    def misregister_second(image, config, workdir):
-        result = real_t1_linear(image, config, workdir)
+    def misregister_second(image, config, workdir, start_native_from_template=None):
+        # every registration of the second head, a redone one too, ends in the planted pose
+        result = real_t1_linear(image, config, workdir, start_native_from_template)
         if np.allclose(image.affine, neck_images[1][0].affine):
             t1.write_affine(wrong_pose(truths[1]), result.transform_file)
         return result
@@ -167,7 +168,11 @@ def test_preprocess_cohort_reports_a_misregistration_in_images_tsv_and_the_monta
 
 
 def test_preprocess_cohort_flags_a_15_degree_pitch_by_the_pose_check(neck_images, tmp_path, monkeypatch):
-    """A registration pitched 15 degrees about the brain centre passes the head fit; the pose check flags it."""
+    """A registration pitched 15 degrees about the brain centre passes the head fit; the pose check flags it.
+
+    The redone registration from the better pose is planted too, so adoption cannot fix it
+    (tests/preprocess/test_pose_adoption.py covers adoption).
+    """
     centre = template_rays()[0]
     table, labels, flagged = _run_cohort_with_a_planted_pose(
         neck_images, tmp_path, monkeypatch, lambda truth: truth @ t1.rotation_about(centre, 15.0, 0.0),
@@ -176,6 +181,7 @@ def test_preprocess_cohort_flags_a_15_degree_pitch_by_the_pose_check(neck_images
     assert table["head_fit"][1] >= MIN_HEAD_FIT  # not what flags it
     assert table["pose_check_mm"][0] <= 3.0 and table["pose_check_mm"][1] > 3.0, table
     assert table["pose_check_axis"][1] == "pitch" and table["pose_check_deg"][1] > 10
+    assert not table["pose_adopted"].any()
     reason = table["qc_reason"][1]
     assert reason.startswith("pose check") and "deg pitch" in reason, reason
     written = (tmp_path / "out" / "images.tsv").read_text()

@@ -1,0 +1,91 @@
+"""A better pose found by the pose check is adopted (registration redone from it) and flagged only if it still fails.
+
+The first registration is replaced by a planted pose: the true pose pitched 15 degrees about the
+template brain centre, a wrong rotation basin that the head fit cannot see. With adoption the image
+ends near the true pose and passes QC; when the redone registration cannot leave the planted pose
+(a genuinely bad result), the image stays flagged by the pose check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import nibabel as nib
+import pytest
+
+from medaug.preprocess import caps, pool
+from medaug.preprocess import t1_linear as t1
+from medaug.preprocess.cohort import qc_reason
+from medaug.preprocess.head_qc import MIN_HEAD_FIT, template_rays
+from medaug.preprocess.pool import ImageJob, PreprocessSettings, process_image
+from medaug.preprocess.t1_linear import T1LinearResult, cropped_template, native_from_template, rotation_about
+from medaug.preprocess.template import TEMPLATE_SPACE
+from tests.preprocess._whole_head_cases import cases, error_mm, render_case
+from tests.preprocess.test_t1_linear import COARSE
+
+FAST_CHECK = dataclasses.replace(
+    COARSE, pose_check_spacing_mm=6.0, pose_check_shrink_factors=(2, 1), pose_check_smoothing_sigmas_mm=(6.0, 3.0),
+    pose_check_iterations=(60, 30), pose_check_from_judged=False,
+)
+"""The test registration with the demo's pose check (6 mm grid, two coarse levels, no restart from the judged pose)."""
+
+
+@pytest.fixture(scope="module")
+def head(repo_params, tmp_path_factory):
+    """(BIDS-like image path, world_from_mni) of a whole-head case with a neck, rendered at 4 mm."""
+    image, world_from_mni = render_case(cases()[0], repo_params["cohort"], voxel_mm=4.0)
+    path = tmp_path_factory.mktemp("head") / "sub-01_ses-M000_T1w.nii.gz"
+    nib.save(image, path)
+    return path, world_from_mni
+
+
+def _plant(monkeypatch, planted, follow_start: bool) -> None:
+    """First registration returns ``planted``; a redone one follows its start only if ``follow_start``."""
+    real = t1.t1_linear
+
+    def planted_t1_linear(image, config, workdir, start_native_from_template=None):
+        if start_native_from_template is not None and follow_start:
+            return real(image, config, workdir, start_native_from_template)
+        result = real(image, config, workdir)
+        return T1LinearResult(result.cropped, t1.write_affine(planted, workdir / "planted.mat"))
+
+    monkeypatch.setattr(pool, "t1_linear", planted_t1_linear)
+
+
+def _run(tmp_path, source, force=True):
+    settings = PreprocessSettings(caps_dir=tmp_path / "caps", t1_linear=FAST_CHECK, target_shape=None,
+                                  force=force, pose_check_max_mm=3.0)
+    job = ImageJob("sub-01", "ses-M000", source)
+    outcome = process_image(job, settings)
+    assert outcome.status == "ok", outcome.error
+    written = native_from_template(caps.affine_path(settings.caps_dir, "sub-01", "ses-M000", TEMPLATE_SPACE, 2))
+    sidecar = caps.crop_sidecar_path(settings.caps_dir, "sub-01", "ses-M000", TEMPLATE_SPACE, 2)
+    return outcome, written, json.loads(sidecar.read_text())
+
+
+def _planted(world_from_mni):
+    return world_from_mni @ rotation_about(template_rays(2)[0], 15.0, 0.0)
+
+
+def test_a_planted_15_degree_pitch_is_adopted_away_and_passes(tmp_path, head, monkeypatch):
+    source, world_from_mni = head
+    _plant(monkeypatch, _planted(world_from_mni), follow_start=True)
+    outcome, written, sidecar = _run(tmp_path, source)
+    brain = cropped_template(FAST_CHECK).brain_mask
+    assert error_mm(world_from_mni, written, brain)[0] < 2.0
+    assert outcome.pose_adopted and sidecar == {"PoseAdopted": True}
+    assert qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0) == "", outcome
+    monkeypatch.undo()
+    again, _, _ = _run(tmp_path, source, force=False)  # a rerun reuses the adopted pose and says so
+    assert again.reused and again.pose_adopted and again.pose_mm == outcome.pose_mm
+
+
+def test_a_pose_the_registration_cannot_leave_stays_flagged(tmp_path, head, monkeypatch):
+    source, world_from_mni = head
+    planted = _planted(world_from_mni)
+    _plant(monkeypatch, planted, follow_start=False)
+    outcome, written, sidecar = _run(tmp_path, source)
+    assert not outcome.pose_adopted and sidecar == {"PoseAdopted": False}
+    assert abs(written - planted).max() < 1e-4  # the first pose is kept
+    assert "pose check" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)
