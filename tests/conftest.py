@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+# One ITK thread, as the preprocess workers use (medaug.preprocess.pool): ANTs' multi-threaded metric
+# sums in a thread-dependent order, so a registration repeated in one process could differ in the last
+# digits. ITK reads this when its thread pool starts, on the first import of ants (after this file).
+os.environ.setdefault("ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
