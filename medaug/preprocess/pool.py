@@ -25,7 +25,7 @@ import numpy as np
 
 from medaug.io import atomic_path, write_json
 from medaug.preprocess import caps
-from medaug.preprocess.head_qc import head_fit
+from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit
 from medaug.preprocess.pose_check import PoseCheck, check_config, pose_check
 from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
@@ -62,6 +62,8 @@ class PreprocessSettings:
     force: bool = False
     brain_mask_mm: float | None = None
     pose_check_max_mm: float | None = None
+    ncc_min: float = 0.5           # QC thresholds a redone registration must pass to be adopted
+    head_fit_min: float = MIN_HEAD_FIT
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], caps_dir: Path) -> "PreprocessSettings":
@@ -86,6 +88,8 @@ class PreprocessSettings:
             force=bool(params["force"]),
             brain_mask_mm=None if mask_mm is None else float(mask_mm),
             pose_check_max_mm=None if pose_mm is None else float(pose_mm),
+            ncc_min=float(params["qc_ncc_threshold"]),
+            head_fit_min=float(params["qc_head_fit_threshold"]),
         )
 
 
@@ -97,7 +101,7 @@ class ImageOutcome:
     ``pose_mm`` / ``pose_deg`` / ``pose_axis`` the rotation check of :mod:`pose_check` (NaN when
     the native image or the transform is not at hand, e.g. a CAPS made by clinica, or the pose
     check is switched off); ``pose_adopted`` is true when the registration was redone from the
-    better pose the pose check found, and that pose passed the check (:func:`process_image`).
+    better pose the pose check found, and the redone registration passed every QC check (:func:`process_image`).
     """
 
     participant_id: str
@@ -151,9 +155,9 @@ def _register(outcome: ImageOutcome, settings: PreprocessSettings, job: ImageJob
     """t1-linear, the CAPS outputs and the native QC of one image; returns the cropped image.
 
     When the pose check finds a better-scoring pose further than ``pose_check_max_mm`` away, the
-    registration is redone from that pose and judged again (head fit and pose check); the new pose
-    is written and ``outcome.pose_adopted`` set when it passes the pose check, otherwise the first
-    pose is kept (and flagged by :mod:`medaug.preprocess.cohort`).
+    registration is redone from that pose and judged again (NCC, head fit and pose check); the new
+    pose is written and ``outcome.pose_adopted`` set when it passes all three (:func:`_adoptable`),
+    otherwise the first pose is kept (and flagged by :mod:`medaug.preprocess.cohort`).
     """
     matrix_path = _paths(settings, job)[2]
     with scratch_directory() as workdir:
@@ -167,12 +171,22 @@ def _register(outcome: ImageOutcome, settings: PreprocessSettings, job: ImageJob
         second = t1_linear(image, settings.t1_linear, workdir, start_native_from_template=check.best_pose)
         trial = dataclasses.replace(outcome)
         recheck = _score_native(trial, settings, image, second.transform_file)
-        if not recheck.distance_mm <= settings.pose_check_max_mm:
+        if not _adoptable(second.cropped, trial, recheck.distance_mm, settings):
             return result.cropped
         _write_outputs(settings, job, second.cropped, second.transform_file, pose_adopted=True)
     trial.pose_adopted = True
     outcome.__dict__.update(trial.__dict__)
     return second.cropped
+
+
+def _adoptable(cropped: nib.Nifti1Image, trial: ImageOutcome, pose_mm: float, settings: PreprocessSettings) -> bool:
+    """Whether a redone registration passes every QC check (NCC, head fit, pose check), so it may replace
+    the first one. A better Mattes score on the pose check's coarse grid is not enough: a redone
+    registration can converge to a pose that maps the brain too large (head fit near 0)."""
+    template = cropped_template(settings.t1_linear)
+    ncc = template_ncc(cropped, template.image, template.brain_mask)
+    return bool(pose_mm <= settings.pose_check_max_mm and ncc >= settings.ncc_min
+                and not trial.head_fit < settings.head_fit_min)
 
 
 def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:

@@ -12,6 +12,7 @@ import dataclasses
 import json
 
 import nibabel as nib
+import numpy as np
 import pytest
 
 from medaug.preprocess import caps, pool
@@ -40,15 +41,17 @@ def head(repo_params, tmp_path_factory):
     return path, world_from_mni
 
 
-def _plant(monkeypatch, planted, follow_start: bool) -> None:
-    """First registration returns ``planted``; a redone one follows its start only if ``follow_start``."""
+def _plant(monkeypatch, planted, follow_start: bool, redone=None) -> None:
+    """First registration returns ``planted``; a redone one follows its start only if ``follow_start``,
+    or returns ``redone`` when given."""
     real = t1.t1_linear
 
     def planted_t1_linear(image, config, workdir, start_native_from_template=None):
         if start_native_from_template is not None and follow_start:
             return real(image, config, workdir, start_native_from_template)
         result = real(image, config, workdir)
-        return T1LinearResult(result.cropped, t1.write_affine(planted, workdir / "planted.mat"))
+        pose = redone if start_native_from_template is not None and redone is not None else planted
+        return T1LinearResult(result.cropped, t1.write_affine(pose, workdir / "planted.mat"))
 
     monkeypatch.setattr(pool, "t1_linear", planted_t1_linear)
 
@@ -88,4 +91,17 @@ def test_a_pose_the_registration_cannot_leave_stays_flagged(tmp_path, head, monk
     outcome, written, sidecar = _run(tmp_path, source)
     assert not outcome.pose_adopted and sidecar == {"PoseAdopted": False}
     assert abs(written - planted).max() < 1e-4  # the first pose is kept
+    assert "pose check" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)
+
+
+def test_a_redone_registration_that_fails_the_head_fit_is_not_adopted(tmp_path, head, monkeypatch):
+    """The pose check's coarse grid can prefer a pose whose full registration maps the brain too large
+    (the demo saw head fits of 0.01-0.11): such a pose must not replace the first one."""
+    source, world_from_mni = head
+    planted = _planted(world_from_mni)
+    too_large = world_from_mni @ np.diag([1.35, 1.35, 1.35, 1.0])
+    _plant(monkeypatch, planted, follow_start=False, redone=too_large)
+    outcome, written, sidecar = _run(tmp_path, source)
+    assert not outcome.pose_adopted and sidecar == {"PoseAdopted": False}
+    assert abs(written - planted).max() < 1e-4  # the first pose is kept, and QC judges it
     assert "pose check" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)
