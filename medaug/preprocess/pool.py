@@ -88,8 +88,8 @@ class PreprocessSettings:
             force=bool(params["force"]),
             brain_mask_mm=None if mask_mm is None else float(mask_mm),
             pose_check_max_mm=None if pose_mm is None else float(pose_mm),
-            ncc_min=float(params["qc_ncc_threshold"]),
-            head_fit_min=float(params["qc_head_fit_threshold"]),
+            ncc_min=float(params.get("qc_ncc_threshold", cls.ncc_min)),
+            head_fit_min=float(params.get("qc_head_fit_threshold", cls.head_fit_min)),
         )
 
 
