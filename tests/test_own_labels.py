@@ -7,10 +7,7 @@ the tiny profile as the base, as CI runs it. Minutes: marked slow.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +15,7 @@ import pytest
 import yaml
 
 from tests.bids.quickstart import copy_repository, quirky_from_demo
-from tests.test_quickstart import _generated_demo, _tracked_files
+from tests.test_quickstart import _generated_demo, tiny_fresh_clone
 
 ROOT = Path(__file__).resolve().parents[1]
 #: demo trajectories -> the groups of this dataset: HC / PD, and too few "prodromal" (left out by init)
@@ -34,15 +31,7 @@ def _run(command: list[str], repo: Path, env: dict) -> str:
 @pytest.mark.slow
 def test_hc_pd_cohort_runs_the_classifier_stages_to_the_report(tmp_path: Path) -> None:
     dataset = quirky_from_demo(_generated_demo(tmp_path), tmp_path / "hcpd", groups=HC_PD)
-    repo = copy_repository(ROOT, tmp_path / "repo", _tracked_files())
-    shutil.copy(repo / "profiles" / "tiny.yaml", repo / "params.yaml")
-    (repo / "dvc.lock").unlink(missing_ok=True)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
-    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fresh clone"]):
-        subprocess.run(git + command, cwd=repo, check=True, env=env)
+    repo, env = tiny_fresh_clone(tmp_path)
 
     printed = _run(["medaug", "init", str(dataset)], repo, env)
     assert "classifiers: PD (positive) vs HC (negative)" in printed

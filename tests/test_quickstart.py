@@ -48,9 +48,10 @@ def _generated_demo(tmp_path: Path) -> Path:
     return tmp_path / "generated" / "demo-train"
 
 
-@pytest.mark.slow
-def test_quickstart_as_written(tmp_path: Path) -> None:
-    dataset = quirky_from_demo(_generated_demo(tmp_path), tmp_path / "quirky")
+def tiny_fresh_clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """(repository, environment): the tracked files copied to ``tmp_path/repo`` as a new git
+    repository with the tiny profile as params.yaml and no dvc.lock, and the environment that runs
+    its commands on one thread with this interpreter's tools first on PATH."""
     repo = copy_repository(ROOT, tmp_path / "repo", _tracked_files())
     shutil.copy(repo / "profiles" / "tiny.yaml", repo / "params.yaml")
     (repo / "dvc.lock").unlink(missing_ok=True)
@@ -60,6 +61,13 @@ def test_quickstart_as_written(tmp_path: Path) -> None:
     git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "fresh clone"]):
         subprocess.run(git + command, cwd=repo, check=True, env=env)
+    return repo, env
+
+
+@pytest.mark.slow
+def test_quickstart_as_written(tmp_path: Path) -> None:
+    dataset = quirky_from_demo(_generated_demo(tmp_path), tmp_path / "quirky")
+    repo, env = tiny_fresh_clone(tmp_path)
 
     ran = []
     for command in readme_commands(ROOT / "README.md"):
