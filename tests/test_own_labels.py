@@ -17,7 +17,6 @@ import yaml
 from tests.bids.quickstart import copy_repository, quirky_from_demo
 from tests.test_quickstart import _generated_demo, tiny_fresh_clone
 
-ROOT = Path(__file__).resolve().parents[1]
 #: demo trajectories -> the groups of this dataset: HC / PD, and too few "prodromal" (left out by init)
 HC_PD = {"AD": "PD", "CN": "HC", "MCI": "prodromal", "CN-MCI": "prodromal", "MCI-AD": "prodromal"}
 
