@@ -153,6 +153,49 @@ def stage_definitions(dvc_yaml: dict) -> Iterator[tuple[str, dict]]:
         yield name, (stage["do"] if "foreach" in stage and "do" in stage else stage)
 
 
+_INTERPOLATION = re.compile(r"^\$\{\s*([\w.-]+)\s*\}$")
+
+
+def _resolve(value: Any, params: dict) -> Any:
+    """``${a.b}`` looked up in ``params`` (DVC's interpolation of ``foreach`` / ``matrix``); anything else as it is."""
+    match = _INTERPOLATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        return value
+    for key in match.group(1).split("."):
+        params = params[key]
+    return params
+
+
+def _item_names(values: Any) -> list[str]:
+    """The names DVC gives a ``foreach`` / ``matrix`` axis: a mapping's keys, a list's items."""
+    if isinstance(values, dict):
+        return [str(key) for key in values]
+    return [str(value) for value in values or []]
+
+
+def stage_addresses(dvc_yaml: dict, params: dict) -> list[str]:
+    """Every stage address the pipeline has under ``params``, as DVC names them.
+
+    ``foreach`` over a list or mapping gives ``name@item`` (``train_vae@AD``); ``matrix`` gives
+    ``name@v1-v2`` with one value per axis, in the axes' order (``sample_compare@AD-prior``); a
+    plain stage keeps its name. Axes are ``${section.key}`` interpolations of ``params`` or literal
+    lists. An empty axis means no stage of that name. Raises ``KeyError`` for a key ``params`` lacks.
+    """
+    addresses = []
+    for name, stage in (dvc_yaml.get("stages") or {}).items():
+        if "foreach" in stage:
+            addresses += [f"{name}@{item}" for item in _item_names(_resolve(stage["foreach"], params))]
+        elif "matrix" in stage:
+            axes = [_item_names(_resolve(values, params)) for values in stage["matrix"].values()]
+            combos = [[]]
+            for axis in axes:
+                combos = [combo + [value] for combo in combos for value in axis]
+            addresses += [f"{name}@{'-'.join(combo)}" for combo in combos if axes]
+        else:
+            addresses.append(str(name))
+    return addresses
+
+
 @dataclass
 class StageDeps:
     """Code deps of one stage: what its imports need against what ``dvc.yaml`` lists."""

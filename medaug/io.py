@@ -129,3 +129,8 @@ def finite_or_none(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         return float(value) if math.isfinite(value) else None
     return value
+
+
+def stage_timer_name(address: str) -> str:
+    """A DVC stage address as the file name of its timing: ``dvc.yaml:train_vae@AD`` -> ``dvc.yaml_train_vae@AD``."""
+    return address.replace("/", "_").replace(":", "_")

@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Callable
 
+from medaug.io import stage_timer_name
 from pipelines._timing import stage_timer
 
 __all__ = ["FAILURE", "LOG_FORMAT", "run_stage"]
@@ -31,16 +32,11 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 logger = logging.getLogger("pipelines")
 
 
-def _timer_name(address: str) -> str:
-    """A DVC stage address as a file name: ``dvc.yaml:train_vae@AD`` -> ``dvc.yaml_train_vae@AD``."""
-    return address.replace("/", "_").replace(":", "_")
-
-
 def run_stage(main: Callable[[], int | None], timed: bool = True) -> int:
     """Run a stage script's ``main()``; return 0 on success, :data:`FAILURE` otherwise."""
     logging.basicConfig(level=os.environ.get("MEDAUG_LOG_LEVEL", "INFO"), format=LOG_FORMAT)
     address = os.environ.get("DVC_STAGE")
-    timer = stage_timer(_timer_name(address)) if address and timed else None
+    timer = stage_timer(stage_timer_name(address)) if address and timed else None
     if timer is not None:
         timer.__enter__()
     try:

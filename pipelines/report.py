@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from medaug.dvc_deps import load_dvc_yaml, stage_addresses
 from medaug.report.stage import run
 from pipelines._params import load_params
 from pipelines._runner import run_stage
@@ -20,7 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
-    run(load_params(None, args.params))
+    params = load_params(None, args.params)
+    run(params, stage_addresses(load_dvc_yaml(Path("dvc.yaml")), params))
     return 0
 
 

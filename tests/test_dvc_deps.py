@@ -168,3 +168,30 @@ def test_editing_an_imported_file_makes_exactly_its_importers_stale(tmp_path):
     assert stale() == {"a"}
     (project / "medaug" / "shared.py").write_text("# edited\n")
     assert stale() == {"a", "b"}
+
+
+def test_stage_addresses_expand_foreach_and_matrix_as_dvc_names_them():
+    dvc_yaml = {"stages": {
+        "split": {"cmd": "x"},
+        "train_vae": {"foreach": "${sample.labels}", "do": {"cmd": "x"}},
+        "train_classifier": {"matrix": {"trainset": "${classify.sets}"}, "cmd": "x"},
+        "sample_compare": {"matrix": {"label": "${sample.labels}", "sampler": ["prior", "gmm"]}, "cmd": "x"},
+        "cohort": {"foreach": "${cohort.demo}", "do": {"cmd": "x"}},
+    }}
+    params = {"sample": {"labels": ["patient", "control"]}, "classify": {"sets": {"real": {}, "real-aug": {}}},
+              "cohort": {"demo": []}}
+    assert dvc_deps.stage_addresses(dvc_yaml, params) == [
+        "split", "train_vae@patient", "train_vae@control", "train_classifier@real", "train_classifier@real-aug",
+        "sample_compare@patient-prior", "sample_compare@patient-gmm", "sample_compare@control-prior",
+        "sample_compare@control-gmm"]
+
+
+def test_stage_addresses_of_the_demo_match_its_committed_timings():
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    addresses = dvc_deps.stage_addresses(dvc_deps.load_dvc_yaml(root / "dvc.yaml"), params)
+    timed = {path.stem for path in (root / "metrics/timings").glob("*.json")}
+    assert "train_vae@CN" in addresses and "cohort@demo" in addresses and "report" in addresses
+    assert timed <= set(addresses), f"timings of stages the demo pipeline does not have: {sorted(timed - set(addresses))}"

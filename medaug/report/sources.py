@@ -9,7 +9,7 @@ The report reads the sections ``classify`` (training sets, test cohorts,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from medaug.classify.budget import TrainingBudget
 from medaug.classify.labels import ClassLabels
 from medaug.classify.train import ClassifierTrainingConfig
 from medaug.report.trainsets import training_sets
+from medaug.io import stage_timer_name
 from medaug.report.writer import ReportSettings, ReportSources
 from medaug.synthetic import MONTAGE_NAME, montage_volumes
 
@@ -39,8 +40,14 @@ def budget_text(training: Mapping[str, Any]) -> str | None:
     return f"{text}; kept checkpoint: {config.selector.describe()}"
 
 
-def report_sources(params: Mapping[str, Any]) -> ReportSources:
-    """Where each input of the report lies, given the whole parameter tree."""
+def report_sources(params: Mapping[str, Any], stages: Collection[str] | None = None) -> ReportSources:
+    """Where each input of the report lies, given the whole parameter tree.
+
+    Only what this parameter tree's pipeline writes is read: the sample metrics of ``sample.labels``
+    with ``sample.sampler`` and ``sample.compare_samplers``, and the timings of ``stages`` (DVC stage
+    addresses, e.g. ``train_vae@AD``; None: every file in ``report.timings_dir``). Files another
+    profile left behind (a researcher's copy keeps the demo's committed metrics) are not listed.
+    """
     report, classify, sample = params["report"], params["classify"], params["sample"]
     vae, preprocess = params["train_vae"], params["preprocess"]
     labels = [str(label) for label in sample["labels"]]
@@ -49,8 +56,8 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
     qc_dir = Path(preprocess["out_dir"])
     generated = params.get("cohort") or {}
     per_label_samples = [sample_metrics / f"sample_{label}.json" for label in labels]
-    other_samples = sorted(set(sample_metrics.glob("sample_*.json")) - set(per_label_samples))
-    timings = Path(report["timings_dir"])
+    other_samples = [sample_metrics / f"sample_{sampler}_{label}.json"
+                     for sampler in sample.get("compare_samplers") or [] for label in labels]
     return ReportSources(
         runs_table=Path(classify["evaluate"]["results_dir"]) / "runs.tsv",
         trainsets=training_sets(classify, str(sample["sampler"])),
@@ -66,11 +73,21 @@ def report_sources(params: Mapping[str, Any]) -> ReportSources:
         if montage_volumes(sample) > 0 else {},
         sample_metrics=per_label_samples + other_samples,
         vae_metrics={label: vae_metrics / f"{label}.json" for label in labels},
-        timings=sorted(timings.glob("*.json")) if timings.is_dir() else [],
+        timings=_timing_files(Path(report["timings_dir"]), stages),
         audit_dir=Path(params["audit"]["results_dir"]) if "audit" in params else None,
         training_budget=budget_text(classify.get("training") or {}),
         classes=ClassLabels.from_params(classify),
     )
+
+
+def _timing_files(folder: Path, stages: Collection[str] | None) -> list[Path]:
+    """``<folder>/<stage>.json`` of each stage in ``stages`` that has one (None: every JSON file there)."""
+    if not folder.is_dir():
+        return []
+    if stages is None:
+        return sorted(folder.glob("*.json"))
+    names = {stage_timer_name(stage) for stage in stages}
+    return sorted(path for path in folder.glob("*.json") if path.stem in names)
 
 
 def report_settings(report: Mapping[str, Any]) -> ReportSettings:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from collections.abc import Collection
 from typing import Any
 
 from medaug.report.sources import report_settings, report_sources
@@ -20,8 +21,11 @@ __all__ = ["run"]
 logger = logging.getLogger(__name__)
 
 
-def run(params: Mapping[str, Any]) -> str:
+def run(params: Mapping[str, Any], stages: Collection[str] | None = None) -> str:
     """Write the report of the whole parameter tree ``params``; return its markdown.
+
+    ``stages``: the addresses of the pipeline's stages (``train_vae@AD``, ...), whose timings are
+    reported; None: every timing in ``report.timings_dir``.
 
     Raises ``KeyError`` when ``params`` has no ``report`` section, and
     :class:`medaug.report.writer.ReportInputError` (listing every missing file) when another stage's
@@ -30,6 +34,6 @@ def run(params: Mapping[str, Any]) -> str:
     if "report" not in params:
         raise KeyError(f"no section 'report' in the parameters (found {sorted(params)})")
     report = params["report"]
-    text = write_report(report_sources(params), report["out"], report["figures_dir"], report_settings(report))
+    text = write_report(report_sources(params, stages), report["out"], report["figures_dir"], report_settings(report))
     logger.info("wrote %s and %s/", report["out"], report["figures_dir"])
     return text

@@ -34,3 +34,19 @@ def test_a_missing_input_is_named_and_nothing_is_written(tmp_path):
     with pytest.raises(ReportInputError, match="runs.tsv"):
         run(params)
     assert not Path(params["report"]["out"]).exists() and not Path(params["report"]["figures_dir"]).exists()
+
+
+def test_files_another_profile_left_behind_are_not_reported(tmp_path):
+    """A researcher's copy keeps the demo's committed metrics: only this pipeline's files are read."""
+    from medaug.io import write_json
+    from medaug.report.sources import report_sources
+
+    params = fake_pipeline(tmp_path)
+    timings = Path(params["report"]["timings_dir"])
+    write_json({"stage": "train_vae@AD", "seconds": 9.0}, timings / "train_vae@AD.json")
+    leftover_sample = Path(params["sample"]["metrics_dir"]) / "sample_prior_OTHER.json"
+    write_json({"label": "OTHER"}, leftover_sample)
+    sources = report_sources(params, stages=["cohort", "split"])
+    assert sorted(p.stem for p in sources.timings) == ["cohort", "split"]
+    assert leftover_sample not in sources.sample_metrics
+    assert [p.stem for p in report_sources(params, stages=None).timings] == ["cohort", "split", "train_vae@AD"]

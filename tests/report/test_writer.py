@@ -65,7 +65,7 @@ def fake_pipeline(root: Path) -> dict:
         "preprocess": {"out_dir": str(root / "data/preprocess"), "metrics_dir": str(root / "metrics/preprocess"),
                        "cohorts": list(COHORTS)},
         "train_vae": {"out_dir": str(root / "data/models"), "metrics_dir": str(root / "metrics/train_vae")},
-        "sample": {"labels": list(LABELS), "sampler": "hmc", "n": 20, "montage_volumes": 2, "out_dir": str(root / "data/synthetic"),
+        "sample": {"labels": list(LABELS), "sampler": "hmc", "compare_samplers": ["prior"], "n": 20, "montage_volumes": 2, "out_dir": str(root / "data/synthetic"),
                    "metrics_dir": str(root / "metrics")},
         "classify": classify_params(root),
         "report": {"out": str(root / "results/report.md"), "figures_dir": str(root / "results/report"),
