@@ -183,11 +183,6 @@ def test_hard_kill_resumes_from_the_last_timed_checkpoint(tmp_path, monkeypatch)
     _assert_same_state(reference, resumed)
 
 
-def test_config_rejects_a_negative_checkpoint_interval():
-    with pytest.raises(ValueError, match="checkpoint_every_s"):
-        _config(checkpoint_every_s=-1.0)
-
-
 def test_a_different_config_does_not_resume_a_stale_state(tmp_path):
     train_model(_model(), _data(), None, _config(max_epochs=2), tmp_path)
     result = train_model(_model(), _data(), None, _config(max_epochs=2, learning_rate=1e-3), tmp_path)
@@ -291,40 +286,6 @@ def test_early_stopping_restores_the_best_epoch(tmp_path):
     train_model(one_epoch, _data(), _data(4, seed=1), _config(max_epochs=1), tmp_path / "one")
     for (name, a), (_, b) in zip(one_epoch.state_dict().items(), model.state_dict().items()):
         assert torch.equal(a, b), name
-
-
-def test_snapshot_keeps_the_best_weights_apart_and_restores_model_and_moments():
-    from medaug.train.snapshot import EpochSnapshot
-
-    model, data = _model(), _data(4)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-
-    def step():
-        optimizer.zero_grad()
-        model(data).loss.backward()
-        optimizer.step()
-
-    def copies():
-        return {k: v.clone() for k, v in model.state_dict().items()}, {
-            (i, k): v.clone() for i, s in optimizer.state_dict()["state"].items() for k, v in s.items()}
-
-    snapshot = EpochSnapshot()
-    step()
-    snapshot.capture(1, model, optimizer, {"epoch": 1, "history": [{}]}, is_best=True)
-    best_weights = copies()[0]
-    step()
-    snapshot.capture(2, model, optimizer, {"epoch": 2, "history": [{}, {}]})
-    weights, moments = copies()
-    step()
-    step()
-    snapshot.restore(model, optimizer)
-    assert snapshot.epoch == 2 and snapshot.trainer_counters([{}, {}, {}])["history"] == [{}, {}]
-    for name, value in model.state_dict().items():
-        assert torch.equal(value, weights[name]) and torch.equal(snapshot.best_state[name], best_weights[name]), name
-    for (index, key), value in copies()[1].items():
-        assert torch.equal(value, moments[(index, key)]), (index, key)
-    step()  # the optimiser does not write into the snapshot's buffers
-    assert all(torch.equal(snapshot.model_state[k], v) for k, v in weights.items())
 
 
 def test_validation_elbo_is_deterministic_and_leaves_the_rng_alone():
