@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from medaug.classify.augment import AugmentationConfig, ClassicAugmentation
-from medaug.classify.budget import TrainingBudget, batches_per_epoch, epoch_batches
-from medaug.classify.checkpoint import CheckpointError, load_classifier, save_classifier
+from medaug.classify.budget import TrainingBudget
 from medaug.classify.data import ClassifierDataError, VolumeSet, split_volumes
 from medaug.preprocess.model_ready import load_stack
-from medaug.classify.evaluate import predict, prediction_metrics, summarize_runs
+from medaug.classify.evaluate import predict, prediction_metrics
 from medaug.classify.networks import classifier_config
 from medaug.classify.train import ClassifierTrainingConfig, train_classifier
 from tests._classify_fixtures import SHAPE, make_classification_cohort
@@ -92,41 +91,7 @@ def test_one_label_training_set_is_refused(sets) -> None:
         train_classifier(_network(), only_cn, sets["validation"], _config())
 
 
-def test_checkpoint_roundtrip_gives_the_same_predictions(sets, tmp_path: Path) -> None:
-    result = train_classifier(_network(), sets["train"], sets["validation"], _config(epochs=1))
-    save_classifier(tmp_path / "ckpt", result.model, {"run": 0})
-    model, metadata = load_classifier(tmp_path / "ckpt")
-    assert metadata == {"run": 0}
-    before = predict(result.model, sets["test"], device="cpu")
-    after = predict(model, sets["test"], device="cpu")
-    pd.testing.assert_frame_equal(before, after)
-    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "ckpt").iterdir())
-    (tmp_path / "ckpt" / "model.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match="model.json: not valid JSON"):
-        load_classifier(tmp_path / "ckpt")
-
-
-def test_summary_over_runs_is_mean_and_sample_std() -> None:
-    per_run = pd.DataFrame({"trainset": ["real"] * 3, "cohort": ["test"] * 3,
-                            "balanced_accuracy": [0.6, 0.7, 0.8], "sensitivity": [1.0, 1.0, 1.0],
-                            "specificity": [0.2, 0.4, 0.6], "roc_auc": [np.nan, 0.5, 0.7]})
-    out = summarize_runs(per_run)["real"]["test"]
-    assert out["n_runs"] == 3
-    assert out["balanced_accuracy"]["mean"] == pytest.approx(0.7)
-    assert out["balanced_accuracy"]["std"] == pytest.approx(0.1)
-    assert out["roc_auc"]["mean"] == pytest.approx(0.6)  # NaN runs are left out of the mean
-
-
 # --- training budget ------------------------------------------------------------------------------
-
-def test_batches_per_epoch_matches_the_batches_drawn() -> None:
-    generator = torch.Generator().manual_seed(0)
-    for n in (1, 2, 7, 8, 9, 16, 17, 144, 544):
-        batches = epoch_batches(n, 8, generator)
-        assert len(batches) == batches_per_epoch(n, 8), n
-        assert sorted(torch.cat(batches).tolist()) == list(range(n))   # every image once per pass
-        assert all(len(b) > 1 for b in batches) or n == 1
-
 
 def test_step_budget_is_the_same_for_sets_of_different_sizes(sets) -> None:
     train = sets["train"]                                   # 24 images: 6 batches of 4 per pass
@@ -154,18 +119,7 @@ def test_step_budget_draws_the_same_batches_as_the_epoch_schedule(sets) -> None:
         assert torch.equal(value, by_steps.model.state_dict()[key]), key
 
 
-def test_budget_parameters_are_checked() -> None:
-    assert TrainingBudget.from_dict({"unit": "steps", "steps": 432, "eval_every": 18, "epochs": 12}).total_steps(144, 8) == 432
-    assert TrainingBudget.from_dict({"unit": "epochs", "epochs": 12, "steps": None}).total_steps(144, 8) == 12 * 18
-    assert TrainingBudget.of_epochs(2).total_steps(17, 8) == 2 * 2   # 8 + 9: the single image joins
-    with pytest.raises(ValueError, match="eval_every"):
-        TrainingBudget.of_steps(10, 11)
-    with pytest.raises(ValueError, match="unit"):
-        TrainingBudget(unit="minutes")
-    with pytest.raises(ValueError, match="steps >= 1"):
-        TrainingBudget.from_dict({"unit": "steps", "steps": None, "eval_every": 5})
-    with pytest.raises(ValueError, match="classify.training.budget: unknown key"):
-        TrainingBudget.from_dict({"unit": "steps", "steps": 10, "eval_every": 5, "patience": 3})
+def test_the_training_config_reads_its_budget() -> None:
     with pytest.raises(ValueError, match="training.epochs is not a parameter: set classify.training.budget"):
         ClassifierTrainingConfig.from_dict({"epochs": 3})
     config = ClassifierTrainingConfig.from_dict({"budget": {"unit": "steps", "steps": 20, "eval_every": 5}}, seed=1)
