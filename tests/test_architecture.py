@@ -271,7 +271,7 @@ UNTESTED_MODULES = {
     "models/metric/base", "models/metric/geometric", "models/metric/rhvae", "preprocess/caps", "preprocess/cohort",
     "preprocess/fov", "preprocess/head_qc", "preprocess/model_ready", "preprocess/pool", "preprocess/qc",
     "preprocess/template", "preprocess/validate", "report/markdown", "report/plots", "report/sources",
-    "sampling/factory", "slicecheck/slices", "split/balance",
+    "sampling/factory", "slicecheck/slices",
 }
 
 
