@@ -268,9 +268,8 @@ UNTESTED_MODULES = {
     "cluster/executor", "cluster/settings", "cluster/task", "cohort/acquisition", "cohort/align", "cohort/anatomy",
     "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
     "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage", "models/decode",
-    "models/metric/base", "models/metric/geometric", "models/metric/rhvae", "preprocess/caps", "preprocess/cohort",
-    "preprocess/fov", "preprocess/head_qc", "preprocess/model_ready", "preprocess/pool", "preprocess/qc",
-    "preprocess/template", "preprocess/validate", "report/markdown", "report/plots", "report/sources",
+    "models/metric/base", "models/metric/geometric", "models/metric/rhvae",
+    "report/markdown", "report/plots", "report/sources",
     "sampling/factory", "slicecheck/slices",
 }
 

@@ -16,11 +16,9 @@ import numpy as np
 import pytest
 
 from medaug.preprocess import t1_linear as t1
-from medaug.preprocess.cohort import outcomes_table, qc_reason
-from medaug.preprocess.fov import crop_neck, superior_axis
+from medaug.preprocess.fov import crop_neck
 from medaug.preprocess.head_qc import MIN_HEAD_FIT, head_fit, head_fit_reason, template_rays
 from medaug.preprocess.qc import template_ncc
-from medaug.preprocess.pool import ImageOutcome
 from medaug.preprocess.t1_linear import T1LinearConfig, cropped_template, native_from_template, scratch_directory
 from tests.preprocess._fixtures import synthetic_t1w
 from tests.preprocess._whole_head_cases import cases, error_mm, render_case
@@ -40,15 +38,6 @@ def _about_brain_centre(world_from_mni: np.ndarray, scale: float = 1.0, shift_mm
     change[:3, :3] *= scale
     change[:3, 3] = centre - scale * centre + np.asarray(shift_mm)
     return world_from_mni @ change
-
-
-@pytest.mark.parametrize(("affine", "axis"), [
-    (np.diag([1.0, 1.0, 1.0, 1.0]), 2),                                                   # RAS
-    (np.array([[0, 0, -1, 0], [-1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]], float), 1),     # PSL
-    (np.diag([-1.0, -1.0, -1.2, 1.0]), 2),                                                # LPI
-])
-def test_superior_axis_follows_the_storage_orientation(affine, axis):
-    assert superior_axis(affine) == axis
 
 
 def test_crop_neck_drops_the_shoulders_keeps_the_brain_and_the_world_geometry(neck_images):
@@ -103,23 +92,6 @@ def test_head_fit_does_not_use_the_template_intensities(neck_images):
     data = np.asarray(image.dataobj, dtype=np.float32)
     binary = nib.Nifti1Image((data > 0.2 * np.percentile(data, 99)).astype(np.float32) * 500, image.affine)
     assert head_fit(binary, world_from_mni).score >= 0.9
-
-
-def _outcome(ncc: float, fit: float, margin: float) -> ImageOutcome:
-    return ImageOutcome("sub-01", "ses-M000", "x.nii.gz", "ok", ncc=ncc, head_fit=fit, head_margin_mm=margin)
-
-
-def test_images_table_flags_either_score_with_its_reason():
-    outcomes = [_outcome(0.9, 1.0, 15.0), _outcome(0.9, 0.1, 50.0), _outcome(0.3, 1.0, 15.0),
-                _outcome(0.9, float("nan"), float("nan"))]
-    table = outcomes_table(outcomes, qc_threshold=0.5, exclude_flagged=True)
-    assert list(table["status"]) == ["ok", "qc_flagged", "qc_flagged", "ok"]
-    assert list(table["in_model_ready"]) == [True, False, False, True]
-    assert table["qc_reason"][0] == "" and table["qc_reason"][3] == ""
-    assert table["qc_reason"][1].startswith("head fit 0.10 < 0.75 (brain mapped too small")
-    assert table["qc_reason"][2] == "NCC 0.300 < 0.5"
-    both = qc_reason(_outcome(0.2, 0.0, -5.0), 0.5)
-    assert both.startswith("NCC 0.200 < 0.5; head fit 0.00") and "too large" in both
 
 
 def _run_cohort_with_a_planted_pose(neck_images, tmp_path, monkeypatch, wrong_pose, pose_check_max_mm=None):

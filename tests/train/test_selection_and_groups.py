@@ -1,15 +1,12 @@
-"""Selection over every epoch (the start included), the linear path's own rate, and the ablation."""
+"""Selection over every epoch, the untrained start included (``select_from_start``)."""
 
 import math
 
-import pytest
 import torch
 
 from medaug.models.networks import NetworkConfig
-from medaug.models.vae import VAE, VAEConfig, network_output_layers
-from medaug.train import TrainingConfig, evaluate_elbo, train_model
-from medaug.train.ablation import networks_zeroed, networks_zeroed_elbo
-from medaug.train.config import parameter_groups
+from medaug.models.vae import VAE, VAEConfig
+from medaug.train import TrainingConfig, train_model
 from tests.train.test_trainer import _data
 
 NET = NetworkConfig(spatial_dims=2, spatial_shape=(16, 16), channels=(4, 8), strides=(2, 2), latent_size=2,
