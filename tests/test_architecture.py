@@ -269,7 +269,7 @@ UNTESTED_MODULES = {
     "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
     "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage", "models/decode",
     "models/metric/base", "models/metric/geometric", "models/metric/rhvae",
-    "report/markdown", "report/plots", "report/sources",
+    "report/plots",
     "sampling/factory", "slicecheck/slices",
 }
 
