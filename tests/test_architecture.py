@@ -267,8 +267,7 @@ UNTESTED_MODULES = {
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor", "cluster/settings", "cluster/task", "cohort/acquisition", "cohort/align", "cohort/anatomy",
     "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
-    "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage", "models/decode",
-    "models/metric/base", "models/metric/geometric", "models/metric/rhvae",
+    "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage",
     "report/plots",
     "sampling/factory", "slicecheck/slices",
 }
