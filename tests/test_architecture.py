@@ -269,7 +269,7 @@ UNTESTED_MODULES = {
     "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
     "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage",
     "report/plots",
-    "sampling/factory", "slicecheck/slices",
+    "slicecheck/slices",
 }
 
 

@@ -18,7 +18,7 @@ from medaug.models.networks import NetworkConfig
 from medaug.models.rhvae import RHVAE, RHVAEConfig
 from medaug.models.vae import VAE, VAEConfig
 from medaug.preprocess.model_ready import write_stack
-from medaug.sampling.factory import SAMPLER_NAMES, SamplerError, build_latent_sampler, draw_latents
+from medaug.sampling.factory import SamplerError
 from medaug.models.decode import decoded_batches
 from medaug.runtime import derived_seed
 from medaug.sampling.synthesize import file_sha256, write_synthetic_volumes
@@ -184,35 +184,6 @@ def test_decoding_is_batched_and_independent_of_the_batch_size(tmp_path, models)
     small, whole = (np.load(tmp_path / s / "samples.npy") for s in ("3", "8"))
     np.testing.assert_allclose(small, whole, atol=1e-6)
     assert all(b.shape[0] <= 3 for b in decoded_batches(model, latents, 3))
-
-
-@pytest.mark.parametrize("name", SAMPLER_NAMES)
-def test_every_sampler_draws_finite_codes_for_a_model_it_fits(models, name):
-    model = models["geometric_vae"] if name == "geometric_hmc" else models["rhvae"]
-    means = model.metric.centroids if name != "geometric_hmc" else model.metric.means
-    sampler = build_latent_sampler(name, model, FAST_MCMC[name], training_means=means)
-    draw = draw_latents(sampler, 5, torch.Generator().manual_seed(1))
-    assert draw.latents.shape == (5, NET.latent_size) and torch.isfinite(draw.latents).all()
-    again = draw_latents(build_latent_sampler(name, model, FAST_MCMC[name], training_means=means), 5, torch.Generator().manual_seed(1))
-    torch.testing.assert_close(draw.latents, again.latents)
-    assert (draw.acceptance_rate is None) == (name in ("prior", "gmm"))
-
-
-def test_sampler_errors_are_clear(models):
-    with pytest.raises(SamplerError, match="unknown sampler"):
-        build_latent_sampler("hmc", models["rhvae"])
-    with pytest.raises(SamplerError, match="needs an RHVAE"):
-        build_latent_sampler("rhvae_hmc", models["geometric_vae"])
-    with pytest.raises(SamplerError, match="needs a geometry-aware VAE"):
-        build_latent_sampler("geometric_hmc", models["rhvae"])
-    with pytest.raises(SamplerError, match="unknown key"):
-        build_latent_sampler("rhvae_hmc", models["rhvae"], {"n_step": 3})
-    with pytest.raises(SamplerError, match="latent means"):
-        build_latent_sampler("gmm", models["vae"])
-    with pytest.raises(SamplerError, match="no centroids"):
-        build_latent_sampler("random_walk", RHVAE(RHVAEConfig(network=NET)))
-    with pytest.raises(SamplerError, match="positive"):
-        draw_latents(build_latent_sampler("prior", models["vae"]), 0, torch.Generator())
 
 
 @pytest.mark.parametrize(
