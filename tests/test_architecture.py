@@ -266,7 +266,7 @@ UNTESTED_MODULES = {
     "audit/files", "audit/summary", "bids/layout",
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor", "cluster/settings", "cluster/task", "cohort/acquisition", "cohort/align", "cohort/anatomy",
-    "cohort/atlas", "cohort/body", "cohort/config", "cohort/demographics", "cohort/montage", "convert/studies",
+    "cohort/atlas", "cohort/body", "cohort/montage", "convert/studies",
     "dvc_remote", "evaluate/stage", "ingest/init", "ingest/source", "ingest/stage",
     "report/plots",
     "slicecheck/slices",
