@@ -1,9 +1,8 @@
-"""Surveying and staging a BIDS source: the image rule, exclusions with reasons, unreadable images."""
+"""medaug.ingest.source: surveying and staging a BIDS source (the image rule, exclusions with reasons)."""
 
 from __future__ import annotations
 
 import gzip
-import json
 from pathlib import Path
 
 import nibabel as nib
@@ -14,7 +13,7 @@ import pytest
 pytest.importorskip("bids")
 
 from medaug.bids.layout import BIDSError  # noqa: E402
-from medaug.ingest.source import EXCLUDED_TABLE, IMAGE_TABLE, BIDSSource, stage_cohort, survey  # noqa: E402
+from medaug.ingest.source import EXCLUDED_TABLE, BIDSSource, stage_cohort, survey  # noqa: E402
 from medaug.ingest.stage import run  # noqa: E402
 from tests.bids.fixtures import random_volume, save_image, write_bids  # noqa: E402
 
@@ -35,27 +34,6 @@ def test_survey_chooses_one_image_by_the_rule_and_says_why_others_are_out(tmp_pa
     assert reasons == {"sub-013": "label_not_used", "sub-014": "label_not_used", "sub-015": "no_label"}
     assert "participants.tsv row 16" in found.excluded.set_index("participant_id").loc["sub-015", "detail"]
     assert len(files) == 15
-
-
-def test_stage_writes_the_layout_later_stages_read(tmp_path: Path) -> None:
-    write_bids(tmp_path / "raw", sessions=False, extension=".nii")
-    params = {"out_dir": str(tmp_path / "bids"), "bids": {"quirky": {
-        "path": str(tmp_path / "raw"), "label_column": "group", "labels": {"patient": "patient", "control": "control"}}}}
-    summary = run(params, cohort="quirky")
-    assert summary["kept"] == {"control": 6, "patient": 6}
-    assert summary["excluded"] == {"label_not_used": 2, "no_label": 1}
-    out = tmp_path / "bids" / "quirky"
-    image = out / "sub-001" / "ses-M000" / "anat" / "sub-001_ses-M000_T1w.nii.gz"
-    source = tmp_path / "raw" / "sub-001" / "anat" / "sub-001_acq-mprage_run-1_T1w.nii"
-    assert gzip.decompress(image.read_bytes()) == source.read_bytes()
-    sessions = pd.read_csv(out / "sub-001" / "sub-001_sessions.tsv", sep="\t")
-    assert list(sessions["session_id"]) == ["ses-M000"] and list(sessions["group"]) == ["patient"]
-    assert json.loads((out / "dataset_description.json").read_text())["DatasetType"] == "raw"
-    assert len(pd.read_csv(out / IMAGE_TABLE, sep="\t")) == 12
-    assert set(pd.read_csv(out / EXCLUDED_TABLE, sep="\t")["reason"]) == {"label_not_used", "no_label"}
-    first = image.read_bytes()
-    run(params, cohort="quirky")                                    # a rerun gives the same bytes
-    assert image.read_bytes() == first
 
 
 def test_sessions_dataset_keeps_its_session(tmp_path: Path) -> None:
