@@ -265,7 +265,7 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
 UNTESTED_MODULES = {
     "audit/files", "audit/summary",
     "cli", "cluster/cli", "cluster/engine",
-    "cluster/executor", "cluster/settings", "cluster/task", "cohort/acquisition", "cohort/align", "cohort/anatomy",
+    "cluster/executor", "cohort/acquisition", "cohort/align", "cohort/anatomy",
     "cohort/atlas", "cohort/body", "cohort/montage", "convert/studies",
     "dvc_remote", "evaluate/stage",
     "report/plots",

@@ -20,9 +20,7 @@ import yaml
 distributed = pytest.importorskip("distributed")
 
 from medaug.cluster.runner import ClusterRunError, run_on_cluster  # noqa: E402
-from medaug.cluster.settings import ClusterSettings  # noqa: E402
 from medaug.cluster.cli import main as grid_main  # noqa: E402
-from medaug.cluster.task import StageCommand, run_stage_command  # noqa: E402
 
 MAKE = """\
 import hashlib, pathlib, sys, yaml
@@ -138,33 +136,6 @@ def client():
 @pytest.fixture(autouse=True)
 def _no_analytics(monkeypatch):
     monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-
-
-def test_settings_default_without_section_and_env_overrides_address(tmp_path):
-    (tmp_path / "params.yaml").write_text("other: {}\n")
-    settings = ClusterSettings.from_params(tmp_path / "params.yaml", environ={})
-    assert settings.address is None and settings.workers >= 1 and settings.threads_per_task == 1
-    section = {"address": "tcp://a:8786", "resources": {"train_classifier": {"GPU": 1}}}
-    assert ClusterSettings.from_mapping(section, environ={}).address == "tcp://a:8786"
-    settings = ClusterSettings.from_mapping(section, environ={"MEDAUG_CLUSTER_ADDRESS": "tcp://b:8786"})
-    assert settings.address == "tcp://b:8786"
-    assert settings.resources_for("train_classifier@real-3") == {"GPU": 1}
-    assert settings.resources_for("train_vae@AD") == {}
-    with pytest.raises(ValueError, match="unknown key"):
-        ClusterSettings.from_mapping({"adress": "x"}, environ={})
-
-
-def test_task_clears_outputs_sets_threads_and_reports_failure(tmp_path):
-    stale = tmp_path / "out"
-    stale.mkdir()
-    (stale / "old.txt").write_text("from an earlier attempt")
-    spec = StageCommand(name="s", commands=('python -c "import os; print(os.environ[\'OMP_NUM_THREADS\'], '
-                                            'os.environ[\'DVC_STAGE\'])"', "echo boom >&2; exit 4", "touch never"),
-                        wdir=str(tmp_path), root=str(tmp_path), clear=(str(stale),), threads=3)
-    result = run_stage_command(spec)
-    assert not stale.exists() and not (tmp_path / "never").exists()
-    assert result.returncode == 4 and result.failed_command.startswith("echo boom")
-    assert "3 s" in result.output_tail and "boom" in result.output_tail
 
 
 def test_grid_matches_serial_repro_and_reruns_only_what_changed(tmp_path, client):
