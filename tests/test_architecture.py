@@ -267,7 +267,7 @@ UNTESTED_MODULES = {
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor", "cohort/acquisition", "cohort/align", "cohort/anatomy",
     "cohort/atlas", "cohort/body", "cohort/montage", "convert/studies",
-    "dvc_remote", "evaluate/stage",
+    "evaluate/stage",
     "report/plots",
     "slicecheck/slices",
 }
