@@ -265,11 +265,10 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
 UNTESTED_MODULES = {
     "audit/files",
     "cli", "cluster/cli", "cluster/engine",
-    "cluster/executor", "cohort/acquisition", "cohort/align", "cohort/anatomy",
-    "cohort/atlas", "cohort/body", "cohort/montage", "convert/studies",
+    "cluster/executor", "cohort/acquisition", "cohort/anatomy",
+    "cohort/atlas", "cohort/body", "convert/studies",
     "evaluate/stage",
     "report/plots",
-    "slicecheck/slices",
 }
 
 

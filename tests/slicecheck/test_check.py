@@ -1,4 +1,4 @@
-"""2D mode: slicing the volumes, the quick check end to end (train, sample, decode, figures), the CLI."""
+"""2D mode: the quick check end to end (train, sample, decode, figures), the sampler choice, the CLI."""
 
 import copy
 import json
@@ -12,7 +12,6 @@ import yaml
 
 from medaug.cli import main as cli_main
 from medaug.slicecheck.check import choose_sampler, mean_pairwise_rms, run_slice_check
-from medaug.slicecheck.slices import extract_slices
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -31,31 +30,6 @@ def small_params(repo_params):
     sample.update(n=6, decode_batch_size=4)
     sample["samplers"]["rhvae_hmc"].update(n_steps=4, n_leapfrog=3, adapt_steps=2, batch_size=6)
     return train, sample
-
-
-@pytest.mark.parametrize("axis, shape", [(0, (10, 9)), (1, (8, 9)), (2, (8, 10))])
-def test_extract_slices_shapes_and_content(axis, shape):
-    volumes = _volumes(3)
-    slices = extract_slices(volumes, axis)
-    assert slices.shape == (3, 1, *shape) and slices.is_contiguous()
-    middle = volumes.shape[2 + axis] // 2
-    assert torch.equal(slices, volumes.select(2 + axis, middle))
-    assert torch.equal(extract_slices(volumes, axis, -1), volumes.select(2 + axis, -1))
-    volumes.zero_()  # a copy, not a view
-    assert slices.abs().sum() > 0
-
-
-@pytest.mark.parametrize("volumes, axis, index, error, match", [
-    (torch.rand(3, 8, 10, 9), 2, None, ValueError, r"\(N, C, D, H, W\)"),
-    (torch.rand(3, 1, 8, 10, 9), 3, None, ValueError, "axis must be"),
-    (torch.rand(3, 1, 8, 10, 9), 2, 9, ValueError, r"index must be an integer in \[-9, 9\)"),
-    (torch.rand(3, 1, 8, 10, 9), 0, -9, ValueError, "index must be"),
-    (torch.zeros(3, 1, 8, 10, 9, dtype=torch.int64), 2, None, TypeError, "floating point"),
-    (np.zeros((3, 1, 8, 10, 9), np.float32), 2, None, TypeError, "torch.Tensor"),
-])
-def test_extract_slices_errors(volumes, axis, index, error, match):
-    with pytest.raises(error, match=match):
-        extract_slices(volumes, axis, index)
 
 
 def test_mean_pairwise_rms():
