@@ -265,7 +265,7 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
 UNTESTED_MODULES = {
     "audit/files",
     "cli", "cluster/cli", "cluster/engine",
-    "cluster/executor", "cohort/anatomy",
+    "cluster/executor",
     "cohort/atlas", "cohort/body", "convert/studies",
     "evaluate/stage",
     "report/plots",
