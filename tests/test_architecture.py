@@ -266,7 +266,7 @@ UNTESTED_MODULES = {
     "audit/files",
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor",
-    "cohort/atlas", "cohort/body", "convert/studies",
+    "cohort/atlas", "convert/studies",
     "evaluate/stage",
     "report/plots",
 }
