@@ -266,7 +266,7 @@ UNTESTED_MODULES = {
     "audit/files",
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor",
-    "cohort/atlas", "convert/studies",
+    "convert/studies",
     "evaluate/stage",
     "report/plots",
 }
