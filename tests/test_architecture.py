@@ -268,7 +268,6 @@ UNTESTED_MODULES = {
     "cluster/executor",
     "convert/studies",
     "evaluate/stage",
-    "report/plots",
 }
 
 
