@@ -266,7 +266,6 @@ UNTESTED_MODULES = {
     "audit/files",
     "cli", "cluster/cli", "cluster/engine",
     "cluster/executor",
-    "convert/studies",
     "evaluate/stage",
 }
 
