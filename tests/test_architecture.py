@@ -265,7 +265,6 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
 UNTESTED_MODULES = {
     "audit/files",
     "cli",
-    "evaluate/stage",
 }
 
 
