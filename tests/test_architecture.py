@@ -264,7 +264,6 @@ def test_library_functions_are_short_unless_marked_numerical_kernels():
 # tests/<room>/test_<module>.py shortens the list.
 UNTESTED_MODULES = {
     "audit/files",
-    "cli",
 }
 
 
