@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from medaug.audit.files import SUMMARY_TABLE
 from medaug.bids.layout import read_table
 from medaug.classify.labels import DEMO_CLASSES, ClassLabels
 from medaug.report import markdown as md
@@ -58,7 +59,7 @@ class ReportSources:
         paths = [self.runs_table, self.split_metrics, *self.qc_tables.values(), *self.qc_montages.values(),
                  *self.cohort_montages.values(), *self.synthetic_montages.values(), *self.sample_metrics]
         if self.audit_dir is not None:
-            paths.append(Path(self.audit_dir) / "audit.tsv")
+            paths.append(Path(self.audit_dir) / SUMMARY_TABLE)
         for tsv, png in self.vae_curves.values():
             paths += [tsv, png]
         return [Path(p) for p in paths]
