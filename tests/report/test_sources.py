@@ -21,15 +21,24 @@ def test_sources_follow_the_parameters(tmp_path: Path) -> None:
     assert sources.vae_curves["AD"] == (tmp_path / "data/models/AD/training_curve.tsv",
                                         tmp_path / "data/models/AD/training_curve.png")
     assert sources.synthetic_montages == {label: tmp_path / "data/synthetic" / label / "montage.png" for label in LABELS}
-    # the sampler's own metrics first, in label order, then the other samplers' files
+    # the sampler's own metrics first, then those of sample.compare_samplers, each in label order
     assert sources.sample_metrics == [tmp_path / "metrics/sample_CN.json", tmp_path / "metrics/sample_AD.json",
-                                      tmp_path / "metrics/sample_prior_AD.json", tmp_path / "metrics/sample_prior_CN.json"]
+                                      tmp_path / "metrics/sample_prior_CN.json", tmp_path / "metrics/sample_prior_AD.json"]
     assert sources.timings == [tmp_path / "metrics/timings/cohort.json", tmp_path / "metrics/timings/split.json"]
     assert sources.audit_dir is None and sources.classes == ClassLabels("CN", "AD")
     assert sources.training_budget == "432 optimisation steps, validation every 18 steps, batches of 8 images"
     # the thesis' row order: real only, synthetic only, real + synthetic (by sampler, then size)
     assert [s.name for s in sources.trainsets] == ["real-50", "real", "syn-10", "real-syn-10", "real-syn-20",
                                                    "prior-syn-10"]
+
+
+def test_only_this_pipelines_sample_metrics_and_stage_timings_are_listed(tmp_path: Path) -> None:
+    params = fake_pipeline(tmp_path)
+    (tmp_path / "metrics/sample_gmm_AD.json").write_text("{}")   # left behind by another profile
+    params["sample"]["compare_samplers"] = []
+    sources = report_sources(params, stages=["split", "train_vae@AD"])
+    assert sources.sample_metrics == [tmp_path / "metrics/sample_CN.json", tmp_path / "metrics/sample_AD.json"]
+    assert sources.timings == [tmp_path / "metrics/timings/split.json"]   # cohort.json is no stage of this run
 
 
 def test_optional_sections_may_be_absent(tmp_path: Path) -> None:
