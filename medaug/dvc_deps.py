@@ -196,6 +196,18 @@ def stage_addresses(dvc_yaml: dict, params: dict) -> list[str]:
     return addresses
 
 
+def pipeline_stages(dvc_yaml: Path, params: dict) -> list[str] | None:
+    """:func:`stage_addresses` of the file ``dvc_yaml``; None when it is missing or interpolates a
+    key ``params`` lacks (parameters of another pipeline: a caller then treats every stage as its own)."""
+    if not dvc_yaml.is_file():
+        return None
+    try:
+        return stage_addresses(load_dvc_yaml(dvc_yaml), params)
+    except (KeyError, TypeError) as err:
+        print(f"warning: {dvc_yaml} does not match these parameters (missing {err}); stages not listed", file=sys.stderr)
+        return None
+
+
 @dataclass
 class StageDeps:
     """Code deps of one stage: what its imports need against what ``dvc.yaml`` lists."""

@@ -195,3 +195,11 @@ def test_stage_addresses_of_the_demo_match_its_committed_timings():
     timed = {path.stem for path in (root / "metrics/timings").glob("*.json")}
     assert "train_vae@CN" in addresses and "cohort@demo" in addresses and "report" in addresses
     assert timed <= set(addresses), f"timings of stages the demo pipeline does not have: {sorted(timed - set(addresses))}"
+
+
+def test_pipeline_stages_of_another_pipelines_parameters_is_none(tmp_path):
+    dvc_yaml = tmp_path / "dvc.yaml"
+    dvc_yaml.write_text("stages:\n  train_vae:\n    foreach: ${sample.labels}\n    do:\n      cmd: x\n")
+    assert dvc_deps.pipeline_stages(dvc_yaml, {"sample": {"labels": ["A"]}}) == ["train_vae@A"]
+    assert dvc_deps.pipeline_stages(dvc_yaml, {"other": {}}) is None
+    assert dvc_deps.pipeline_stages(tmp_path / "missing.yaml", {}) is None
