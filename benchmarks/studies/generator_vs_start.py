@@ -50,7 +50,13 @@ def _override(section: dict, assignment: str) -> None:
     target = section
     for name in path:
         target = target[name]
-    target[last] = yaml.safe_load(value)
+    parsed = yaml.safe_load(value)
+    if isinstance(parsed, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+        try:
+            parsed = float(parsed)
+        except ValueError:
+            pass
+    target[last] = parsed
 
 
 def prior_and_reconstruction_shares(model, real: np.ndarray, brain: np.ndarray, n: int = 200, seed: int = 0) -> dict[str, float]:
