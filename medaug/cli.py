@@ -17,18 +17,21 @@ from medaug.cluster.cli import add_parser as add_cluster_parser
 
 
 def _cmd_cohort(args: argparse.Namespace) -> int:
-    from medaug.cohort import CohortConfig, CohortConfigError, generate_cohorts
+    """The stage's own entry (:func:`medaug.cohort.stage.run`) with the folders of the command line."""
+    from medaug.cohort import CohortConfigError
+    from medaug.cohort.stage import run
 
     with open(args.params) as fh:
         params = yaml.safe_load(fh)["cohort"]
+    params.update(out_dir=args.out_dir, results_dir=args.montage_dir, metrics_dir=args.metrics_dir)
+    params.setdefault("montage_subjects", 3)
     if args.seed is not None:
         params["seed"] = args.seed
     try:
-        config = CohortConfig.from_dict(params)
+        summary = run(params)
     except CohortConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    summary = generate_cohorts(config, args.out_dir, args.montage_dir, params.get("montage_subjects", 3))
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -134,6 +137,8 @@ def _add_cohort(sub: argparse._SubParsersAction) -> None:
     cohort.add_argument("--params", default="params.yaml", help="YAML file with a 'cohort' section (default: %(default)s)")
     cohort.add_argument("--out-dir", default="data/bids", help="one BIDS root per cohort is written here (default: %(default)s)")
     cohort.add_argument("--montage-dir", default=None, help="write a PNG montage per cohort here")
+    cohort.add_argument("--metrics-dir", default="metrics", help="the summary goes to <dir>/cohort.json, as in stage "
+                        "cohort@demo (default: %(default)s)")
     cohort.add_argument("--seed", type=int, default=None, help="override the seed of the parameter file")
     cohort.set_defaults(func=_cmd_cohort)
 

@@ -53,11 +53,12 @@ def test_align_writes_the_image_resampled_with_its_true_pose(tmp_path: Path, cap
 def test_cohort_with_a_bad_parameter_exits_2_naming_it_and_writes_nothing(tmp_path: Path, repo_params, capsys):
     params = {"cohort": {**repo_params["cohort"], "seed": -1}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    assert main(["cohort", "--params", str(tmp_path / "params.yaml"), "--out-dir", str(tmp_path / "bids")]) == 2
-    assert "error: cohort.seed must be >= 0, got -1" in capsys.readouterr().err
-    assert not (tmp_path / "bids").exists()
     assert main(["cohort", "--params", str(tmp_path / "params.yaml"), "--out-dir", str(tmp_path / "bids"),
-                 "--seed", "-5"]) == 2
+                 "--metrics-dir", str(tmp_path / "metrics")]) == 2
+    assert "error: cohort.seed must be >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "bids").exists() and not (tmp_path / "metrics").exists()
+    assert main(["cohort", "--params", str(tmp_path / "params.yaml"), "--out-dir", str(tmp_path / "bids"),
+                 "--metrics-dir", str(tmp_path / "metrics"), "--seed", "-5"]) == 2
     assert "got -5" in capsys.readouterr().err
 
 
@@ -70,3 +71,21 @@ def test_export_without_its_inputs_exits_2_naming_the_file(tmp_path: Path, capsy
     assert main(["export", "--params", str(tmp_path / "params.yaml")]) == 2
     assert f"error: {tmp_path / 'splits' / 'train.tsv'}: file not found" in capsys.readouterr().err
     assert not (tmp_path / "export.tsv").exists()
+
+
+def test_cohort_runs_the_stage_entry_with_the_command_line_folders(tmp_path: Path, repo_params, monkeypatch, capsys):
+    import medaug.cohort.stage as cohort_stage
+
+    calls = []
+
+    def fake_generate(config, out_dir, montage_dir, montage_subjects):
+        calls.append((config.seed, out_dir, montage_dir, montage_subjects))
+        return {"demo": {"images": 2}}
+
+    monkeypatch.setattr(cohort_stage, "generate_cohorts", fake_generate)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"cohort": repo_params["cohort"]}))
+    assert main(["cohort", "--params", str(tmp_path / "params.yaml"), "--out-dir", str(tmp_path / "bids"),
+                 "--montage-dir", str(tmp_path / "png"), "--metrics-dir", str(tmp_path / "m"), "--seed", "7"]) == 0
+    assert calls == [(7, str(tmp_path / "bids"), str(tmp_path / "png"), repo_params["cohort"]["montage_subjects"])]
+    assert json.loads((tmp_path / "m" / "cohort.json").read_text()) == {"demo": {"images": 2}}
+    assert json.loads(capsys.readouterr().out) == {"demo": {"images": 2}}
