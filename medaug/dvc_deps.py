@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -204,7 +205,7 @@ def pipeline_stages(dvc_yaml: Path, params: dict) -> list[str] | None:
     try:
         return stage_addresses(load_dvc_yaml(dvc_yaml), params)
     except (KeyError, TypeError) as err:
-        print(f"warning: {dvc_yaml} does not match these parameters (missing {err}); stages not listed", file=sys.stderr)
+        logging.getLogger(__name__).warning("%s does not match these parameters (missing %s); stages not listed", dvc_yaml, err)
         return None
 
 

@@ -79,6 +79,8 @@ def pooled_label_training():
         return seen["others"]
 
     def train_pooled(model, train, val, config, *args, **kwargs):
+        if not seen.get("others"):
+            raise ValueError("--pool-labels needs train_vae.linear_path_components: shared (it reads the other labels' volumes)")
         mean = train.mean(0, keepdim=True)
         shifted = [other - other.mean(0, keepdim=True) + mean for other in seen.get("others", ())]
         return train_model(model, torch.cat([train, *shifted]), val, config, *args, **kwargs)

@@ -16,8 +16,8 @@ from typing import Any
 from medaug.classify.budget import TrainingBudget
 from medaug.classify.labels import ClassLabels
 from medaug.classify.train import ClassifierTrainingConfig
-from medaug.report.trainsets import training_sets
 from medaug.io import stage_timer_name
+from medaug.report.trainsets import training_sets
 from medaug.report.writer import ReportSettings, ReportSources
 from medaug.synthetic import MONTAGE_NAME, montage_volumes
 

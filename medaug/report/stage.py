@@ -9,8 +9,7 @@ sections to find their outputs. Outputs: see :func:`medaug.report.writer.write_r
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from medaug.report.sources import report_settings, report_sources
