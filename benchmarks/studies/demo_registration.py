@@ -47,7 +47,8 @@ def main() -> None:
     table = pd.read_csv(Path(params["preprocess"]["out_dir"]) / args.cohort / "images.tsv", sep="\t")
     participants = pd.read_csv(bids / "participants.tsv", sep="\t").set_index("participant_id")
     sites = params["cohort"]["sites"]
-    template = load_template(int(params["preprocess"]["t1_linear"]["template_resolution_mm"]))
+    resolution_mm = int(params["preprocess"]["t1_linear"]["template_resolution_mm"])
+    template = load_template(resolution_mm)
     mask = np.asarray(template.brain_mask.dataobj) > 0
     affine = np.asarray(template.brain_mask.affine, dtype=float)
     points = affine[:3, :3] @ np.argwhere(mask)[:: args.stride].T + affine[:3, 3:4]
@@ -55,15 +56,16 @@ def main() -> None:
     for row in table.itertuples():
         truth_path = bids / "derivatives" / "synth" / row.participant_id / row.session_id / (
             f"{row.participant_id}_{row.session_id}_groundtruth.json")
-        matrix = caps.affine_path(caps_dir, row.participant_id, row.session_id, TEMPLATE_SPACE)
-        if row.status != "ok" or not matrix.is_file():
+        matrix = caps.affine_path(caps_dir, row.participant_id, row.session_id, TEMPLATE_SPACE, resolution_mm)
+        if row.status == "error" or not matrix.is_file():
             continue
         truth = json.loads(truth_path.read_text())["world_from_mni"]
         mean_mm, max_mm = pose_error_mm(np.asarray(truth), native_from_template(matrix), points)
         site = participants.loc[row.participant_id, "site"]
-        rows.append({"site": site, "neck": bool(sites.get(site, {}).get("neck", False)), "mean_mm": mean_mm,
+        rows.append({"participant_id": row.participant_id, "site": site, "neck": bool(sites.get(site, {}).get("neck", False)), "mean_mm": mean_mm,
                      "max_mm": max_mm, "ncc": row.ncc, "head_fit": getattr(row, "head_fit", np.nan),
-                     "qc_pass": row.qc_pass})
+                     "pose_check_mm": getattr(row, "pose_check_mm", np.nan), "qc_pass": row.qc_pass,
+                     "qc_reason": getattr(row, "qc_reason", "")})
     frame = pd.DataFrame(rows)
     summary = frame.groupby(["site", "neck"]).agg(
         images=("mean_mm", "size"), mean_error_mm=("mean_mm", "mean"), worst_mean_error_mm=("mean_mm", "max"),
@@ -71,6 +73,9 @@ def main() -> None:
         over_4mm_max=("max_mm", lambda v: int((v > 4).sum())), median_ncc=("ncc", "median"),
         min_head_fit=("head_fit", "min"), flagged=("qc_pass", lambda v: int((~v.astype(bool)).sum())))
     print(summary.round(2).to_string())
+    odd = frame[(frame.mean_mm > 2) | (frame.max_mm > 4) | ~frame.qc_pass.astype(bool)]
+    print(f"\nimages over 2 mm mean or 4 mm max, or flagged: {len(odd)} of {len(frame)}")
+    print(odd.round(2).to_string(index=False))
 
 
 if __name__ == "__main__":
