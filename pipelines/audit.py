@@ -16,7 +16,7 @@ import sys
 from medaug.audit.stage import run
 from medaug.classify.labels import ClassLabels
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 logger = logging.getLogger("pipelines.audit")
 

@@ -13,7 +13,7 @@ import sys
 
 from medaug.cohort.stage import run
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:

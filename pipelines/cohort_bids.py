@@ -16,7 +16,7 @@ import sys
 from medaug.ingest.stage import metrics_path, run
 from medaug.io import write_json
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 logger = logging.getLogger("pipelines.cohort_bids")
 

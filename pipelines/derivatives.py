@@ -17,7 +17,7 @@ from pathlib import Path
 from medaug.derivatives import run
 from medaug.io import write_json
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 logger = logging.getLogger("pipelines.derivatives")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from medaug.dvc_deps import pipeline_stages
 from medaug.report.stage import run
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import sys
 from medaug.sampling.factory import SAMPLER_NAMES
 from medaug.sampling.stage import run
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:

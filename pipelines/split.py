@@ -14,7 +14,7 @@ import sys
 
 from medaug.split.stage import run
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 logger = logging.getLogger("pipelines.split")
 

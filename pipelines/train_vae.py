@@ -15,7 +15,7 @@ import sys
 
 from medaug.train.stage import run
 from pipelines._params import load_params
-from pipelines._runner import run_stage
+from medaug.stage_runner import run_stage
 
 
 def main(argv: list[str] | None = None) -> int:

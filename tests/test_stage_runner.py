@@ -1,15 +1,18 @@
-"""The shared stage runner (pipelines._runner): one exit code for every failure, messages through
-logging, a timing record only for a successful run under ``dvc repro``."""
+"""The stage runner (medaug.stage_runner): one exit code for every failure, messages through logging,
+a timing record only for a successful run under ``dvc repro``, written by the stage timer (one JSON
+record per successful stage, none for a failed one)."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from pipelines._runner import FAILURE, run_stage
+from medaug.stage_runner import FAILURE, run_stage, stage_timer
 
 
 @pytest.fixture
@@ -62,8 +65,32 @@ def test_outside_dvc_nothing_is_timed(monkeypatch, tmp_path):
 
 
 def test_every_stage_script_ends_through_the_runner():
-    root = Path(__file__).resolve().parents[2] / "pipelines"
+    root = Path(__file__).resolve().parents[1] / "pipelines"
     stages = [p for p in root.glob("*.py") if not p.name.startswith("_")]
     assert stages, root
     for path in stages:
         assert "sys.exit(run_stage(main" in path.read_text(), f"{path}: does not end with sys.exit(run_stage(main))"
+
+
+def test_stage_timer_context_and_decorator(tmp_path: Path) -> None:
+    path = tmp_path / "timings" / "{name}.json"
+    with stage_timer("train_vae@AD", path) as timer:
+        time.sleep(0.05)
+    record = json.loads((tmp_path / "timings" / "train_vae@AD.json").read_text())
+    assert record["stage"] == "train_vae@AD" and 0.05 <= record["seconds"] < 5 and timer.seconds >= 0.05
+    assert datetime.fromisoformat(record["finished"]) >= datetime.fromisoformat(record["started"])
+
+    @stage_timer("evaluate", path)
+    def stage() -> str:
+        return "done"
+
+    assert stage() == "done" and (tmp_path / "timings" / "evaluate.json").is_file()
+
+
+def test_stage_timer_writes_nothing_when_the_stage_fails(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        with stage_timer("split", tmp_path / "{name}.json"):
+            raise RuntimeError("stage failed")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="invalid stage name"):
+        stage_timer("a/b")
