@@ -30,7 +30,7 @@ from medaug.preprocess.pose_check import PoseCheck, check_config, pose_check
 from medaug.preprocess.model_ready import dilated_mask, model_ready_volume
 from medaug.preprocess.qc import template_ncc
 from medaug.preprocess.t1_linear import (
-    T1LinearConfig, cropped_template, native_from_template, scratch_directory, t1_linear,
+    T1LinearConfig, cropped_template, native_from_template, retry_config, scratch_directory, t1_linear,
 )
 from medaug.preprocess.template import TEMPLATE_SPACE
 from medaug.preprocess.validate import InvalidImageError, load_t1w
@@ -100,8 +100,8 @@ class ImageOutcome:
     ``head_fit`` / ``head_margin_mm`` are the registration-independent QC of :mod:`head_qc`;
     ``pose_mm`` / ``pose_deg`` / ``pose_axis`` the rotation check of :mod:`pose_check` (NaN when
     the native image or the transform is not at hand, e.g. a CAPS made by clinica, or the pose
-    check is switched off); ``pose_adopted`` is true when the registration was redone from the
-    better pose the pose check found, and the redone registration passed every QC check (:func:`process_image`).
+    check is switched off); ``pose_adopted`` is true when the first registration failed QC and a
+    redone one (from the pose check's better pose or from the retry starts) passed every check (:func:`_redo`).
     """
 
     participant_id: str
@@ -154,39 +154,59 @@ def _register(outcome: ImageOutcome, settings: PreprocessSettings, job: ImageJob
               image: nib.Nifti1Image) -> nib.Nifti1Image:
     """t1-linear, the CAPS outputs and the native QC of one image; returns the cropped image.
 
-    When the pose check finds a better-scoring pose further than ``pose_check_max_mm`` away, the
-    registration is redone from that pose and judged again (NCC, head fit and pose check); the new
-    pose is written and ``outcome.pose_adopted`` set when it passes all three (:func:`_adoptable`),
-    otherwise the first pose is kept (and flagged by :mod:`medaug.preprocess.cohort`).
+    A first registration that fails a QC check is redone (:func:`_redo`) before the image is flagged.
     """
-    matrix_path = _paths(settings, job)[2]
     with scratch_directory() as workdir:
         result = t1_linear(image, settings.t1_linear, workdir)
         _write_outputs(settings, job, result.cropped, result.transform_file, pose_adopted=False)
     # scored from the written CAPS copy, as a rerun that reuses the image does: same bytes in images.tsv
-    check = _score_native(outcome, settings, image, matrix_path)
-    if check is None or check.best_pose is None or not check.distance_mm > settings.pose_check_max_mm:
+    check = _score_native(outcome, settings, image, _paths(settings, job)[2])
+    if _passes_qc(result.cropped, outcome, settings):
         return result.cropped
-    with scratch_directory() as workdir:
-        second = t1_linear(image, settings.t1_linear, workdir, start_native_from_template=check.best_pose)
-        trial = dataclasses.replace(outcome)
-        recheck = _score_native(trial, settings, image, second.transform_file)
-        if not _adoptable(second.cropped, trial, recheck.distance_mm, settings):
-            return result.cropped
-        _write_outputs(settings, job, second.cropped, second.transform_file, pose_adopted=True)
-    trial.pose_adopted = True
-    outcome.__dict__.update(trial.__dict__)
-    return second.cropped
+    return _redo(outcome, settings, job, image, check, result.cropped)
 
 
-def _adoptable(cropped: nib.Nifti1Image, trial: ImageOutcome, pose_mm: float, settings: PreprocessSettings) -> bool:
-    """Whether a redone registration passes every QC check (NCC, head fit, pose check), so it may replace
-    the first one. A better Mattes score on the pose check's coarse grid is not enough: a redone
-    registration can converge to a pose that maps the brain too large (head fit near 0)."""
+def _redo(outcome: ImageOutcome, settings: PreprocessSettings, job: ImageJob, image: nib.Nifti1Image,
+          check: PoseCheck | None, cropped: nib.Nifti1Image) -> nib.Nifti1Image:
+    """Redo the registration of an image whose pose failed QC; returns the crop that is kept.
+
+    Two redone registrations are tried in turn: from the better pose the pose check found (when it
+    found one further than ``pose_check_max_mm``), then from every retry start of the t1-linear
+    config (:func:`~medaug.preprocess.t1_linear.retry_config`). The first that passes every QC check
+    (:func:`_passes_qc`) replaces the CAPS outputs and sets ``outcome.pose_adopted``; when none does,
+    the first pose is kept and :mod:`medaug.preprocess.cohort` flags it.
+    """
+    attempts = []
+    if check is not None and check.best_pose is not None and check.distance_mm > settings.pose_check_max_mm:
+        attempts.append((settings.t1_linear, check.best_pose))
+    retry = retry_config(settings.t1_linear)
+    if retry is not None:
+        attempts.append((retry, None))
+    for config, start in attempts:
+        with scratch_directory() as workdir:
+            redone = t1_linear(image, config, workdir, start_native_from_template=start)
+            trial = dataclasses.replace(outcome)
+            _score_native(trial, settings, image, redone.transform_file)
+            if not _passes_qc(redone.cropped, trial, settings):
+                continue
+            _write_outputs(settings, job, redone.cropped, redone.transform_file, pose_adopted=True)
+        trial.pose_adopted = True
+        outcome.__dict__.update(trial.__dict__)
+        return redone.cropped
+    return cropped
+
+
+def _passes_qc(cropped: nib.Nifti1Image, outcome: ImageOutcome, settings: PreprocessSettings) -> bool:
+    """Whether a registration passes every QC check (NCC, head fit, pose check; a check not run passes).
+
+    A redone registration must pass all of them to replace the first one: a better Mattes score on
+    the pose check's coarse grid is not enough, since a redone registration can converge to a pose
+    that maps the brain too large (head fit near 0).
+    """
     template = cropped_template(settings.t1_linear)
     ncc = template_ncc(cropped, template.image, template.brain_mask)
-    return bool(pose_mm <= settings.pose_check_max_mm and ncc >= settings.ncc_min
-                and not trial.head_fit < settings.head_fit_min)
+    pose_ok = settings.pose_check_max_mm is None or not outcome.pose_mm > settings.pose_check_max_mm
+    return bool(pose_ok and ncc >= settings.ncc_min and not outcome.head_fit < settings.head_fit_min)
 
 
 def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
@@ -201,7 +221,11 @@ def process_image(job: ImageJob, settings: PreprocessSettings) -> ImageOutcome:
             cropped, outcome.reused = load_t1w(crop_path), True
             outcome.pose_adopted = _was_adopted(settings, job)
             if Path(job.source).is_file():  # the native image is needed for the head-fit QC only
-                _score_native(outcome, settings, load_t1w(job.source), _paths(settings, job)[2])
+                native = load_t1w(job.source)
+                check = _score_native(outcome, settings, native, _paths(settings, job)[2])
+                if not outcome.pose_adopted and not _passes_qc(cropped, outcome, settings):
+                    # what a fresh run does after the same first registration (a stage killed mid-way)
+                    cropped = _redo(outcome, settings, job, native, check, cropped)
         else:
             cropped = _register(outcome, settings, job, load_t1w(job.source))
         template = cropped_template(settings.t1_linear)

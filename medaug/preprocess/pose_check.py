@@ -12,7 +12,12 @@ question of the judged transform, without reusing anything of the registration t
    the judged pose rotated by each of ``PERTURBATIONS_DEG`` (pitch, roll, yaw; degrees) about the
    template brain centre;
 3. every converged pose and the judged pose are scored by Mattes mutual information inside the
-   template's dilated brain mask (:func:`medaug.preprocess.t1_linear.registration_score`);
+   template's dilated brain mask (:func:`medaug.preprocess.t1_linear.registration_score`). When the
+   check's grid is coarser than the registration's, the poses that beat the judged one there are
+   scored again, with the judged pose, on the registration's own grid, and only a pose that still
+   wins there counts. On the demo the 6 mm score alone preferred a pose 13-17 mm away (rolled 5-9
+   degrees) for 4 of 220 images whose true error was under 1 mm; on the 3 mm grid the judged pose
+   scored 0.53-0.61 against 0.31-0.36;
 4. the distance from the judged pose to the best-scoring pose is the mean distance (mm) between the
    two maps over the template brain mask; its rotation angle names the axis that dominates.
 
@@ -126,24 +131,30 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
         native_from_template as read_affine,
     )
 
-    config = check_config(config)
-    targets = _targets(config)
+    coarse = check_config(config)
+    targets = _targets(coarse)
     image = native
-    if config.neck_crop_mm:
-        image, _ = crop_neck(native, config.neck_crop_mm, config.neck_threshold_fraction)
-    moving = _resample_isotropic(nifti_to_ants(image), config.registration_spacing_mm)
+    if coarse.neck_crop_mm:
+        image, _ = crop_neck(native, coarse.neck_crop_mm, coarse.neck_threshold_fraction)
+    moving = _resample_isotropic(nifti_to_ants(image), coarse.registration_spacing_mm)
     fixed, mask = targets.registration_fixed, targets.registration_mask
     judged = np.asarray(native_from_template, dtype=float)
     judged_file = write_affine(judged, workdir / "posecheck_judged.mat")
-    best_pose, best_score = judged, registration_score(fixed, moving, mask, judged_file)
-    judged_score = best_score
-    centre = template_rays(config.template_resolution_mm)[0]
+    judged_score = registration_score(fixed, moving, mask, judged_file)
+    centre = template_rays(coarse.template_resolution_mm)[0]
+    better = []  # (score on the check grid, transform file) of the poses that beat the judged one
     for k, (pitch, roll, yaw) in enumerate(perturbations_deg):
-        if not config.pose_check_from_judged and pitch == roll == yaw == 0:
+        if not coarse.pose_check_from_judged and pitch == roll == yaw == 0:
             continue
         start = write_affine(judged @ rotation_about(centre, pitch, roll, yaw), workdir / f"posecheck_{k}_init.mat")
-        transform = register_affine(fixed, moving, mask, config, workdir, initial_file=start, prefix=f"posecheck_{k}_")
+        transform = register_affine(fixed, moving, mask, coarse, workdir, initial_file=start, prefix=f"posecheck_{k}_")
         score = registration_score(fixed, moving, mask, transform)
+        if score > judged_score + MIN_SCORE_GAIN:
+            better.append((score, transform))
+    if better and coarse.registration_spacing_mm > config.registration_spacing_mm:
+        judged_score, better = _rescored_on_registration_grid(image, judged_file, better, config)
+    best_pose, best_score = judged, judged_score
+    for score, transform in better:  # in the order of the starts, each must beat the best so far
         if score > best_score + MIN_SCORE_GAIN:
             best_pose, best_score = read_affine(transform), score
     brain = targets.cropped_template.brain_mask
@@ -152,6 +163,19 @@ def pose_check(native: nib.Nifti1Image, native_from_template: np.ndarray, config
     angle, axis = rotation_between(best_pose, judged)
     return PoseCheck(round(pose_distance_mm(best_pose, judged, points), 2), angle, axis,
                      round(max(0.0, best_score - judged_score), 4), None if best_pose is judged else best_pose)
+
+
+def _rescored_on_registration_grid(image: nib.Nifti1Image, judged_file: Path, better: list, config):
+    """(judged score, [(score, transform file)] of the poses that still beat it) on the grid of the
+    registration ``config`` (``registration_spacing_mm``), for poses found on a coarser check grid."""
+    from medaug.preprocess.t1_linear import _resample_isotropic, _targets, nifti_to_ants, registration_score
+
+    fine = _targets(config)
+    moving = _resample_isotropic(nifti_to_ants(image), config.registration_spacing_mm)
+    judged_score = registration_score(fine.registration_fixed, moving, fine.registration_mask, judged_file)
+    rescored = [(registration_score(fine.registration_fixed, moving, fine.registration_mask, transform), transform)
+                for _, transform in better]
+    return judged_score, [(score, transform) for score, transform in rescored if score > judged_score + MIN_SCORE_GAIN]
 
 
 def pose_check_reason(distance_mm: float, angle_deg: float, axis: str, max_mm: float = MAX_POSE_MM) -> str:

@@ -105,3 +105,37 @@ def test_a_redone_registration_that_fails_the_head_fit_is_not_adopted(tmp_path, 
     assert not outcome.pose_adopted and sidecar == {"PoseAdopted": False}
     assert abs(written - planted).max() < 1e-4  # the first pose is kept, and QC judges it
     assert "pose check" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)
+
+
+def _first_registration_maps_the_brain_too_large(monkeypatch, world_from_mni) -> None:
+    """Every registration but one from the retry starts returns a pose 35 % too large (head fit near 0)."""
+    real = t1.t1_linear
+    too_large = world_from_mni @ np.diag([1.35, 1.35, 1.35, 1.0])
+
+    def planted_t1_linear(image, config, workdir, start_native_from_template=None):
+        result = real(image, config, workdir, start_native_from_template)
+        retry = (config.start_pitch_deg, config.start_roll_deg) == (config.retry_start_pitch_deg,
+                                                                    config.retry_start_roll_deg)
+        return result if retry else T1LinearResult(result.cropped, t1.write_affine(too_large, workdir / "planted.mat"))
+
+    monkeypatch.setattr(pool, "t1_linear", planted_t1_linear)
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_a_first_registration_that_fails_qc_is_redone_from_the_retry_starts(tmp_path, head, monkeypatch, retry):
+    """With the pose check off, a first pose that fails the head fit is redone from the retry starts
+    (pitch and roll -10, 0, 10) and replaced; without retry starts it is kept and flagged."""
+    source, world_from_mni = head
+    _first_registration_maps_the_brain_too_large(monkeypatch, world_from_mni)
+    config = FAST_CHECK if retry else dataclasses.replace(FAST_CHECK, retry_start_pitch_deg=(), retry_start_roll_deg=())
+    settings = PreprocessSettings(caps_dir=tmp_path / "caps", t1_linear=config, target_shape=None, force=True,
+                                  pose_check_max_mm=None)
+    outcome = process_image(ImageJob("sub-01", "ses-M000", source), settings)
+    written = native_from_template(caps.affine_path(settings.caps_dir, "sub-01", "ses-M000", TEMPLATE_SPACE, 2))
+    error = error_mm(world_from_mni, written, cropped_template(config).brain_mask)[0]
+    if retry:
+        assert outcome.pose_adopted and error < 2.0 and outcome.head_fit >= MIN_HEAD_FIT, (outcome, error)
+        assert qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0) == ""
+    else:
+        assert not outcome.pose_adopted and error > 10.0
+        assert "head fit" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)

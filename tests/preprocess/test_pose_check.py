@@ -6,6 +6,9 @@ A rotation about the brain centre leaves the head fit unchanged; the pose check 
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -82,3 +85,41 @@ def test_pose_check_flags_a_planted_rotation_the_head_fit_cannot_see(heads, angl
         assert check.distance_mm > MAX_POSE_MM and check.axis == axis, check
         assert check.angle_deg > 10.0 and check.score_gain > 0, check
         assert pose_check_reason(check.distance_mm, check.angle_deg, check.axis) != ""
+
+
+def _unoptimised_registrations_scored_high_on_the_check_grid(monkeypatch, check_spacing_mm: float) -> None:
+    """The pose check's registrations stop where they start (its candidates are the judged pose turned
+    by +-15 degrees), and on its own grid every candidate outscores the judged pose."""
+    real_score = t1.registration_score
+
+    def score(fixed, moving, mask, transform_file):
+        value = real_score(fixed, moving, mask, transform_file)
+        on_check_grid = moving.spacing[0] == pytest.approx(check_spacing_mm)
+        return value + 1.0 if on_check_grid and Path(transform_file).name != "posecheck_judged.mat" else value
+
+    monkeypatch.setattr(t1, "register_affine", lambda fixed, moving, mask, config, workdir, initial_file=None,
+                        prefix="": Path(initial_file))
+    monkeypatch.setattr(t1, "registration_score", score)
+
+
+def test_a_pose_that_wins_only_on_the_coarse_check_grid_is_not_a_better_pose(heads, monkeypatch):
+    """A coarse check grid only finds rotation basins: a pose it prefers counts only if it also beats
+    the judged pose on the registration's own grid. The true pose, whose turned copies win on the
+    check grid alone, passes; a pose pitched 15 degrees is still flagged, by the copy turned back."""
+    config = dataclasses.replace(COARSE, pose_check_spacing_mm=8.0, pose_check_shrink_factors=(2, 1),
+                                 pose_check_smoothing_sigmas_mm=(8.0, 4.0), pose_check_iterations=(60, 30),
+                                 pose_check_from_judged=False)
+    _unoptimised_registrations_scored_high_on_the_check_grid(monkeypatch, 8.0)
+    image, world_from_mni = heads[0]
+    pitched = world_from_mni @ rotation_about(template_rays()[0], 15.0, 0.0)
+    with scratch_directory() as workdir:
+        truth = pose_check(image, world_from_mni, config, workdir)
+        wrong = pose_check(image, pitched, config, workdir)
+    assert truth.distance_mm == 0.0 and truth.best_pose is None, truth
+    assert wrong.distance_mm > MAX_POSE_MM and wrong.axis == "pitch", wrong
+    # the same planted scores on a check grid as fine as the registration's are taken as they are
+    same_grid = dataclasses.replace(config, pose_check_spacing_mm=COARSE.registration_spacing_mm)
+    monkeypatch.undo()
+    _unoptimised_registrations_scored_high_on_the_check_grid(monkeypatch, COARSE.registration_spacing_mm)
+    with scratch_directory() as workdir:
+        assert pose_check(image, world_from_mni, same_grid, workdir).distance_mm > MAX_POSE_MM

@@ -6,6 +6,8 @@ runs the demo parameters on 1 mm-template outputs of 2 mm images.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -107,3 +109,11 @@ def test_demo_generator_subjects_match_their_ground_truth(repo_params, seed, sit
         ncc, distance_mm = _ground_truth_ncc(image, rendered.world_from_mni, result, DEMO)
     assert ncc >= 0.95, ncc
     assert distance_mm < 2.0, distance_mm
+
+
+def test_retry_starts_are_both_set_or_both_empty():
+    assert t1.retry_config(dataclasses.replace(COARSE, retry_start_pitch_deg=(), retry_start_roll_deg=())) is None
+    retry = t1.retry_config(COARSE)
+    assert retry.start_pitch_deg == COARSE.retry_start_pitch_deg and retry.start_roll_deg == COARSE.retry_start_roll_deg
+    with pytest.raises(ValueError, match="retry_start_pitch_deg"):
+        dataclasses.replace(COARSE, retry_start_roll_deg=())
