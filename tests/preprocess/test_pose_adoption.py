@@ -139,3 +139,21 @@ def test_a_first_registration_that_fails_qc_is_redone_from_the_retry_starts(tmp_
     else:
         assert not outcome.pose_adopted and error > 10.0
         assert "head fit" in qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0)
+
+
+def test_a_rerun_that_reuses_a_flagged_crop_redoes_it_as_a_fresh_run_would(tmp_path, head, monkeypatch):
+    """A stage killed or rerun after the first registration: the reused crop fails QC, so the rerun
+    redoes it from the retry starts and the outputs say the pose was adopted."""
+    source, world_from_mni = head
+    _first_registration_maps_the_brain_too_large(monkeypatch, world_from_mni)
+    no_retry = dataclasses.replace(FAST_CHECK, retry_start_pitch_deg=(), retry_start_roll_deg=())
+    settings = PreprocessSettings(caps_dir=tmp_path / "caps", t1_linear=no_retry, target_shape=None, force=True,
+                                  pose_check_max_mm=None)
+    job = ImageJob("sub-01", "ses-M000", source)
+    assert not process_image(job, settings).pose_adopted  # the flagged first pose is in the CAPS
+    rerun = dataclasses.replace(settings, t1_linear=FAST_CHECK, force=False)
+    outcome = process_image(job, rerun)
+    written = native_from_template(caps.affine_path(settings.caps_dir, "sub-01", "ses-M000", TEMPLATE_SPACE, 2))
+    assert outcome.reused and outcome.pose_adopted, outcome
+    assert error_mm(world_from_mni, written, cropped_template(FAST_CHECK).brain_mask)[0] < 2.0
+    assert qc_reason(outcome, 0.5, MIN_HEAD_FIT, 3.0) == ""
