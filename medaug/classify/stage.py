@@ -7,7 +7,12 @@ and ``patience`` (:mod:`medaug.classify.selection`). Validation is always the re
 split. Run ``k`` uses the seed ``classify.seed + k``.
 
 One stage trains every run of ``classify.runs`` on one training set: the data are read once and
-the process starts once (about 15 s of imports and DVC bookkeeping per stage on the demo). The
+the process starts once (about 15 s of imports and DVC bookkeeping per stage on the demo). With
+``classify.workers`` > 1 the runs are shared among that many worker processes, each with
+``threads // workers`` torch threads: a small CNN on a CPU gains less from a second intra-op thread
+than from a second run beside it (``python -m benchmarks.speed.classifier_workers`` measures it). A
+run's result depends on its thread count, not on the worker that trains it, so a rerun with the same
+parameters writes the same bytes. The
 folder ``<out_dir>/<trainset>/`` (one ``run-<k>/`` per run) is written as a whole, atomically: a
 killed stage leaves the previous folder (or none) and a temporary sibling, which the next run of
 the stage removes. Runs are always retrained, never reused from an earlier folder: DVC removes a
@@ -23,6 +28,8 @@ import logging
 import re
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +42,9 @@ from medaug.classify.train import ClassifierTrainingConfig, train_classifier
 from medaug.classify.trainsets import trainset_spec
 from medaug.io import atomic_directory, write_json, write_tsv
 from medaug.runtime import set_threads
+from medaug.stage_runner import LOG_FORMAT
 
-__all__ = ["remove_leftovers", "run", "run_summary", "train_run"]
+__all__ = ["remove_leftovers", "run", "run_summary", "train_run", "worker_layout"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +124,49 @@ def run(params: Mapping[str, Any], trainset: str) -> list[dict[str, Any]]:
     runs = run_list(params)
     ClassifierTrainingConfig.from_dict(params["training"])   # and bad training parameters too
     ClassLabels.from_params(params)                          # and a bad classify.labels
-    set_threads(int(params["threads"]))
-    data = training_data(params, trainset)
+    workers, threads = worker_layout(params, len(runs))
+    set_threads(threads)
+    data = training_data(params, trainset) if workers == 1 else None
     out_dir = Path(params["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out_dir, trainset)
     with atomic_directory(out_dir / trainset) as tmp:
-        summaries = [train_run(params, data, run_index, tmp / f"run-{run_index}") for run_index in runs]
+        if workers == 1:
+            summaries = [train_run(params, data, run_index, tmp / f"run-{run_index}") for run_index in runs]
+        else:
+            logger.info("%s: %d runs in %d worker processes of %d torch thread(s)", trainset, len(runs), workers, threads)
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                     initargs=(dict(params), trainset, threads, logging.getLogger().level)) as pool:
+                futures = [pool.submit(_train_in_worker, run_index, str(tmp / f"run-{run_index}")) for run_index in runs]
+                summaries = [future.result() for future in futures]
     last_fifth = sum(s["kept_in_last_fifth"] for s in summaries)
     logger.info("%s: %d runs; kept steps %s; %d kept in the last fifth of the cap", trainset, len(summaries),
                 [s["kept_step"] for s in summaries], last_fifth)
     return summaries
+
+
+def worker_layout(params: Mapping[str, Any], n_runs: int) -> tuple[int, int]:
+    """(worker processes, torch threads of each) for ``n_runs`` runs: ``classify.workers`` (default 1)
+    processes, never more than the runs, sharing the ``classify.threads`` threads (at least one each)."""
+    workers = int(params.get("workers", 1))
+    if workers < 1:
+        raise ValueError(f"classify.workers must be at least 1, got {workers}")
+    workers = min(workers, max(n_runs, 1))
+    return workers, max(int(params["threads"]) // workers, 1)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(params: dict[str, Any], trainset: str, threads: int, log_level: int) -> None:
+    """Worker start-up: logging as in the stage and the thread count. The data are read by the first
+    task, so that a bad input fails that task with its own error (an initializer's would break the pool)."""
+    logging.basicConfig(level=log_level, format=LOG_FORMAT)
+    set_threads(threads)
+    _WORKER.update(params=params, trainset=trainset)
+
+
+def _train_in_worker(run_index: int, directory: str) -> dict[str, Any]:
+    if "data" not in _WORKER:
+        _WORKER["data"] = training_data(_WORKER["params"], _WORKER["trainset"])
+    return train_run(_WORKER["params"], _WORKER["data"], run_index, directory)

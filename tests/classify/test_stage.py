@@ -17,6 +17,7 @@ from medaug.classify.data import ClassifierDataError
 from medaug.split.leakage import LeakageError
 from medaug.classify.sets import load_test_cohorts
 from medaug.classify.stage import run as train_trainset
+from medaug.classify.stage import worker_layout
 from medaug.evaluate.stage import run as evaluate_runs
 from pipelines import train_classifier as train_stage
 from tests._classify_fixtures import make_classification_cohort
@@ -199,6 +200,35 @@ def test_one_stage_trains_every_run_and_rewrites_the_same_bytes(params: dict) ->
     assert _folder_bytes(out / "real") == {k: v for k, v in first.items() if k.startswith("run-2/")}  # run-0 gone
     train_trainset(params, "real")
     assert _folder_bytes(out / "real") == first
+
+
+def test_runs_in_worker_processes_write_the_bytes_of_sequential_runs(params: dict) -> None:
+    """Two workers of one thread each train the runs that one process of one thread trains."""
+    params["runs"] = [0, 1, 2]
+    out = Path(params["out_dir"])
+    sequential = train_trainset({**params, "threads": 1, "workers": 1}, "real-augmented")
+    first = _folder_bytes(out / "real-augmented")
+    parallel = train_trainset({**params, "threads": 2, "workers": 2}, "real-augmented")
+    assert parallel == sequential
+    assert _folder_bytes(out / "real-augmented") == first
+    assert sorted(p.name for p in out.iterdir()) == ["real-augmented"]
+
+
+def test_worker_layout_shares_the_threads_and_never_exceeds_the_runs() -> None:
+    assert worker_layout({"threads": 2, "workers": 2}, 4) == (2, 1)
+    assert worker_layout({"threads": 2}, 4) == (1, 2)
+    assert worker_layout({"threads": 4, "workers": 8}, 3) == (3, 1)
+    assert worker_layout({"threads": 1, "workers": 2}, 4) == (2, 1)
+    with pytest.raises(ValueError, match="classify.workers"):
+        worker_layout({"threads": 2, "workers": 0}, 4)
+
+
+def test_a_run_that_fails_in_a_worker_fails_the_stage_and_leaves_nothing(params: dict) -> None:
+    params["runs"] = [0, 1]
+    Path(params["model_ready"].format(cohort=params["training_cohort"]) + ".npy").write_bytes(b"not an array")
+    with pytest.raises(Exception, match="model_ready|pickle|array|npy"):
+        train_trainset({**params, "threads": 2, "workers": 2}, "real")
+    assert not Path(params["out_dir"]).exists() or not any(Path(params["out_dir"]).iterdir())
 
 
 def test_a_failed_stage_keeps_the_previous_folder_and_leaves_nothing(params: dict, monkeypatch) -> None:

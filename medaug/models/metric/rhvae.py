@@ -66,7 +66,8 @@ def _inverse_metric(z: Tensor, centroids: Tensor, gram: Tensor, temperature, lam
     n_batch, dim = z.shape
     inverse = (lam * identity_like(z)).expand(n_batch, dim, dim)
     flat_gram = gram.reshape(gram.shape[0], dim * dim)
-    for part in centroid_chunks(n_batch, centroids.shape[0], dim * dim, chunk_elements):
+    # the matmul never holds a (B, chunk, d*d) tensor: only the (B, chunk) weights count against the bound
+    for part in centroid_chunks(n_batch, centroids.shape[0], 1, chunk_elements):
         weights = rhvae_kernel_weights(z, centroids[part], temperature)
         inverse = inverse + (weights @ flat_gram[part]).reshape(n_batch, dim, dim)
     return inverse
@@ -93,7 +94,7 @@ def _weighted_centroid_gradient(z: Tensor, centroids: Tensor, gram: Tensor, rows
     flat_gram = gram.reshape(gram.shape[0], dim * dim)
     coef_sum = z.new_zeros(n_batch, 1)
     coef_centroids = torch.zeros_like(z)
-    for part in centroid_chunks(n_batch, centroids.shape[0], dim * dim, chunk_elements):
+    for part in centroid_chunks(n_batch, centroids.shape[0], 1, chunk_elements):  # (B, chunk) at a time
         coef = rhvae_kernel_weights(z, centroids[part], temperature) * (rows @ flat_gram[part].T)
         coef_sum = coef_sum + coef.sum(-1, keepdim=True)
         coef_centroids = coef_centroids + coef @ centroids[part]
