@@ -61,8 +61,22 @@ def _ellipse_depth(u: np.ndarray, v: np.ndarray, ru: np.ndarray | float, rv: np.
     return (1.0 - rho) * np.minimum(ru, rv)
 
 
+BODY_TOP_MM = max(NECK_TOP_MM, FACE_CENTRE_MM[2] + FACE_RADII_MM[2], NASAL_CENTRE_MM[2] + NASAL_RADII_MM[2],
+                  *(centre[2] + EYE_RADIUS_MM + ORBIT_FAT_MM for centre in EYE_CENTRES_MM))
+"""Template z (mm) at and above which no part of the body is drawn."""
+
+
 def body_intensity(points: np.ndarray) -> np.ndarray:
     """Neck, face and shoulder intensity at template-mm ``points`` (3, N) -> (N,) float32, 0 in the air."""
+    points = np.asarray(points, dtype=np.float32)
+    out = np.zeros(points.shape[1], dtype=np.float32)
+    below = np.flatnonzero(points[2] < BODY_TOP_MM)  # only these can be in the body: evaluated alone
+    out[below] = _body_intensity(np.take(points, below, axis=1))
+    return out
+
+
+def _body_intensity(points: np.ndarray) -> np.ndarray:
+    """:func:`body_intensity` evaluated at every one of ``points`` (3, N) template mm."""
     x, y, z = (np.asarray(points, dtype=np.float32)[i] for i in range(3))
     out = np.zeros(x.shape, dtype=np.float32)
 

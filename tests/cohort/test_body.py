@@ -61,3 +61,10 @@ def test_face_plane_passes_the_margin_beyond_the_brain():
     below = np.array([[0.0, 0.0], [0.0, 0.0], [-4.9, -5.1]])
     assert face_plane(below, brain, 90.0, 5.0).tolist() == [False, True]
     assert not face_plane(brain, brain, 30.0, 0.0).any()   # the brain is never cut
+
+
+def test_body_evaluated_below_its_top_only_equals_the_body_everywhere():
+    points = np.random.default_rng(0).uniform([-200, -150, -220], [200, 150, 120], size=(200_000, 3)).T
+    full = body._body_intensity(points.astype(np.float32))
+    np.testing.assert_array_equal(body_intensity(points), full)
+    assert (full[points[2] >= body.BODY_TOP_MM] == 0).all() and (full > 0).mean() > 0.1
