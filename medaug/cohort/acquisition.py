@@ -90,6 +90,10 @@ def bias_field(world: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
 
 def rician_noise(signal: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """Magnitude of complex Gaussian noise added to a real signal: |s + n1 + i n2|, n ~ N(0, sigma^2)."""
-    real = signal + rng.normal(0.0, sigma, size=signal.shape).astype(np.float32)
+    real = rng.normal(0.0, sigma, size=signal.shape).astype(np.float32)
+    real += signal
     imag = rng.normal(0.0, sigma, size=signal.shape).astype(np.float32)
-    return np.sqrt(real * real + imag * imag)
+    real *= real
+    imag *= imag
+    real += imag
+    return np.sqrt(real, out=real)

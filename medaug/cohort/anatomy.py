@@ -32,6 +32,23 @@ from medaug.cohort.config import AnatomyConfig
 N_COSINES = 3
 """Cosine basis functions per axis of the random displacement (frequencies k / (3 wavelength))."""
 
+CHUNK_POINTS = 8192
+"""Points per chunk of :func:`smooth_displacement`: sets memory and speed (the products fit in a CPU
+cache), not the result beyond float32 rounding."""
+
+RADIAL_CUTOFF_SD = 5.0
+"""A radial map moves only points within this many sds of its centre on every axis.
+
+Outside that box the Mahalanobis distance is m >= 5, so the dropped displacement
+``|g| exp(-m^2 / 2) m sd_max`` is below 1.9e-5 |g| sd_max: 1.4e-4 mm for a hippocampus (g <= 0.6,
+sd_max 12 mm), 6e-5 mm for a ventricle centre (g <= 0.35, sd_max 9 mm). Composed (each map is
+Lipschitz with a constant below 1.16 for the ventricles, 1.6 for the hippocampi), the error of
+:func:`backward_map` stays below ``RADIAL_TRUNCATION_ERROR_MM``.
+"""
+
+RADIAL_TRUNCATION_ERROR_MM = 0.003
+"""Bound on the displacement that ``RADIAL_CUTOFF_SD`` drops from :func:`backward_map` (mm)."""
+
 
 @dataclass(frozen=True)
 class SubjectAnatomy:
@@ -91,30 +108,106 @@ def draw_anatomy(
 
 
 def smooth_displacement(points: np.ndarray, anatomy: SubjectAnatomy) -> np.ndarray:
-    """Random smooth displacement (mm) at ``points`` (3, N) mm: returns (3, N) float32."""
+    """Random smooth displacement (mm) at ``points`` (3, N) mm: returns (3, N) float32.
+
+    Component ``c`` at a point is ``sum_abk C[c, a, b, k] cos_a(x) cos_b(y) cos_k(z)``: the K^3 basis
+    products of a chunk of points are formed once and contracted with all three components in one
+    matrix product; chunks keep the (K^3, chunk) products in the CPU cache.
+    """
+    n_basis = N_COSINES ** 3
     freqs = np.arange(1, N_COSINES + 1, dtype=np.float32) * np.float32(2 * np.pi / (N_COSINES * anatomy.wavelength_mm))
-    basis = [
-        np.cos(freqs[:, None] * points[axis][None, :] + anatomy.displacement_phases[axis][:, None])
-        for axis in range(3)
-    ]  # each (K, N)
-    out = np.zeros_like(points, dtype=np.float32)
-    for component in range(3):
-        coeff = anatomy.displacement_coefficients[component]
-        inner = np.einsum("abc,cn->abn", coeff, basis[2])  # (K, K, N)
-        inner = np.einsum("abn,bn->an", inner, basis[1])  # (K, N)
-        out[component] = np.einsum("an,an->n", inner, basis[0])
+    coefficients = anatomy.displacement_coefficients.reshape(3, n_basis)
+    phases = anatomy.displacement_phases[:, :, None]
+    out = np.empty(points.shape, dtype=np.float32)
+    for start in range(0, points.shape[1], CHUNK_POINTS):
+        chunk = points[:, start:start + CHUNK_POINTS].astype(np.float32, copy=False)
+        basis = np.cos(freqs[None, :, None] * chunk[:, None, :] + phases)  # (3, K, n): per axis
+        xy = basis[0][:, None, :] * basis[1][None, :, :]  # (K, K, n)
+        products = (xy[:, :, None, :] * basis[2][None, None, :, :]).reshape(n_basis, -1)
+        np.matmul(coefficients, products, out=out[:, start:start + chunk.shape[1]])
     return out
 
 
 def _radial(points: np.ndarray, centre, sd, gain: float) -> np.ndarray:
-    """points + gain * w(points) * (points - centre), w the Gaussian weight around ``centre``."""
-    centre = np.asarray(centre, dtype=np.float32)[:, None]
-    weight = gaussian_weight(points, centre[:, 0], sd) * np.float32(gain)
-    return points + weight[None, :] * (points - centre)
+    """points + gain * w(points) * (points - centre) where the Gaussian weight w around ``centre`` (sd
+    ``sd`` mm per axis) matters: only points within ``RADIAL_CUTOFF_SD`` sds on every axis move.
+
+    Args:
+        points: (3, N) float32 mm; not modified.
+
+    Returns:
+        (3, N) float32 mm.
+    """
+    centre = np.asarray(centre, dtype=np.float32)
+    reach = RADIAL_CUTOFF_SD * np.asarray(sd, dtype=np.float32)
+    near = within_box(points, centre - reach, centre + reach)
+    local = np.take(points, near, axis=1)
+    weight = gaussian_weight(local, centre, sd) * np.float32(gain)
+    return _set_columns(points.copy(), near, local + weight[None, :] * (local - centre[:, None]))
+
+
+def _set_columns(points: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``points`` (3, N) with columns ``index`` (M,) set to ``values`` (3, M), in place; row by row,
+    which numpy does several times faster than ``points[:, index] = values``."""
+    for axis in range(3):
+        points[axis, index] = values[axis]
+    return points
+
+
+def within_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Indices (M,) of the ``points`` (3, N) strictly inside the box ``lo`` (3,) .. ``hi`` (3,) mm."""
+    inside = (points[0] > lo[0]) & (points[0] < hi[0])
+    for axis in (1, 2):
+        inside &= (points[axis] > lo[axis]) & (points[axis] < hi[axis])
+    return np.flatnonzero(inside)
+
+
+def radial_maps(anatomy: SubjectAnatomy, ventricle_centres_mm: np.ndarray) -> list[tuple[np.ndarray, tuple, float]]:
+    """The radial maps of :func:`backward_map`, in the order they apply: (centre (3,) mm, sd (3,) mm, gain)."""
+    maps = []
+    if anatomy.ventricle_growth > 0:
+        maps += [(np.asarray(c, dtype=np.float32), VENTRICLE_SD_MM, -anatomy.ventricle_growth)
+                 for c in ventricle_centres_mm]
+    if anatomy.mtl_shrink > 0:
+        hx, hy, hz = MTL_REGIONS["hippocampus"][0]
+        maps += [(np.array([side * hx, hy, hz], dtype=np.float32), HIPPOCAMPUS_SHRINK_SD_MM, anatomy.mtl_shrink)
+                 for side in (-1.0, 1.0)]
+    return maps
+
+
+def radial_reach(maps: list[tuple[np.ndarray, tuple, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi), each (3,) mm: the box holding every point that one of the radial ``maps`` moves."""
+    reach = [RADIAL_CUTOFF_SD * np.asarray(sd, dtype=np.float32) for _, sd, _ in maps]
+    lo = np.min([centre - r for (centre, _, _), r in zip(maps, reach)], axis=0)
+    hi = np.max([centre + r for (centre, _, _), r in zip(maps, reach)], axis=0)
+    return lo, hi
+
+
+def smooth_backward_map(points: np.ndarray, anatomy: SubjectAnatomy) -> np.ndarray:
+    """First part of :func:`backward_map`: ``points`` (3, N) mm minus the smooth displacement, float32."""
+    out = points.astype(np.float32, copy=True)
+    out -= smooth_displacement(out, anatomy)
+    return out
+
+
+def radial_backward_map(points: np.ndarray, maps: list[tuple[np.ndarray, tuple, float]]) -> np.ndarray:
+    """Second part of :func:`backward_map`: the radial ``maps`` (:func:`radial_maps`) applied in turn
+    to ``points`` (3, N) float32 mm, which are modified in place and returned."""
+    if not maps:
+        return points
+    # A point outside every map's box is moved by none of them: work on the points inside their union.
+    near = within_box(points, *radial_reach(maps))
+    moved = np.take(points, near, axis=1)
+    for centre, sd, gain in maps:
+        moved = _radial(moved, centre, sd, gain)
+    return _set_columns(points, near, moved)
 
 
 def backward_map(points: np.ndarray, anatomy: SubjectAnatomy, ventricle_centres_mm: np.ndarray) -> np.ndarray:
     """Template mm coordinates of subject anatomical points.
+
+    The radial maps only move points within ``RADIAL_CUTOFF_SD`` sds of their centres; the result
+    differs from the untruncated maps by less than ``RADIAL_TRUNCATION_ERROR_MM``.
 
     Args:
         points: (3, N) anatomical mm coordinates.
@@ -124,16 +217,7 @@ def backward_map(points: np.ndarray, anatomy: SubjectAnatomy, ventricle_centres_
     Returns:
         (3, N) float32 template mm coordinates.
     """
-    out = points.astype(np.float32, copy=True)
-    out -= smooth_displacement(out, anatomy)
-    if anatomy.ventricle_growth > 0:
-        for centre in ventricle_centres_mm:
-            out = _radial(out, centre, VENTRICLE_SD_MM, -anatomy.ventricle_growth)
-    if anatomy.mtl_shrink > 0:
-        hx, hy, hz = MTL_REGIONS["hippocampus"][0]
-        for side in (-1.0, 1.0):
-            out = _radial(out, (side * hx, hy, hz), HIPPOCAMPUS_SHRINK_SD_MM, anatomy.mtl_shrink)
-    return out
+    return radial_backward_map(smooth_backward_map(points, anatomy), radial_maps(anatomy, ventricle_centres_mm))
 
 
 def subject_intensity(atlas: TemplateAtlas, anatomy: SubjectAnatomy) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +228,8 @@ def subject_intensity(atlas: TemplateAtlas, anatomy: SubjectAnatomy) -> tuple[np
         offset: (3,) voxel index of the crop's first voxel on the atlas grid.
     """
     box = tuple(slice(lo, hi) for lo, hi in atlas.head_box)
-    intensity = atlas.base[box] - np.float32(anatomy.gm_loss) * atlas.gm_contrast[box]
+    intensity = np.multiply(atlas.gm_contrast[box], np.float32(-anatomy.gm_loss))
+    intensity += atlas.base[box]  # = base - gm_loss * gm_contrast, bit for bit, without a temporary
     if anatomy.mtl_loss > 0:
         mtl = tuple(slice(lo - h_lo, hi - h_lo) for (lo, hi), (h_lo, _) in zip(atlas.mtl_box, atlas.head_box))
         mtl_src = tuple(slice(lo, hi) for lo, hi in atlas.mtl_box)

@@ -61,8 +61,22 @@ def _ellipse_depth(u: np.ndarray, v: np.ndarray, ru: np.ndarray | float, rv: np.
     return (1.0 - rho) * np.minimum(ru, rv)
 
 
+BODY_TOP_MM = max(NECK_TOP_MM, FACE_CENTRE_MM[2] + FACE_RADII_MM[2], NASAL_CENTRE_MM[2] + NASAL_RADII_MM[2],
+                  *(centre[2] + EYE_RADIUS_MM + ORBIT_FAT_MM for centre in EYE_CENTRES_MM))
+"""Template z (mm) at and above which no part of the body is drawn."""
+
+
 def body_intensity(points: np.ndarray) -> np.ndarray:
     """Neck, face and shoulder intensity at template-mm ``points`` (3, N) -> (N,) float32, 0 in the air."""
+    points = np.asarray(points, dtype=np.float32)
+    out = np.zeros(points.shape[1], dtype=np.float32)
+    below = np.flatnonzero(points[2] < BODY_TOP_MM)  # only these can be in the body: evaluated alone
+    out[below] = _body_intensity(np.take(points, below, axis=1))
+    return out
+
+
+def _body_intensity(points: np.ndarray) -> np.ndarray:
+    """:func:`body_intensity` evaluated at every one of ``points`` (3, N) template mm."""
     x, y, z = (np.asarray(points, dtype=np.float32)[i] for i in range(3))
     out = np.zeros(x.shape, dtype=np.float32)
 
@@ -76,31 +90,55 @@ def body_intensity(points: np.ndarray) -> np.ndarray:
     neck = (neck_depth > 0) & (z < NECK_TOP_MM)
     out[neck] = np.where(neck_depth[neck] < SKIN_MM, FAT, MUSCLE)
 
-    # Vertebral column, spinal canal and cord, airway (below the skull base only).
-    column = neck & (z < -60.0)
-    vertebra = column & ((x ** 2 + (y + 25.0) ** 2) < 10.0 ** 2)
-    canal = column & ((x ** 2 + (y + 42.0) ** 2) < 7.0 ** 2)
-    cord = column & ((x ** 2 + (y + 42.0) ** 2) < 4.0 ** 2)
-    airway = column & ((x ** 2 + (y - 15.0) ** 2) < 8.0 ** 2) & (z > -170.0)
+    # Vertebral column, spinal canal and cord, airway (below the skull base only), on the column's points.
+    column = np.flatnonzero(neck & (z < -60.0))
+    cx, cy, cz = x[column], y[column], z[column]
+    vertebra = column[(cx ** 2 + (cy + 25.0) ** 2) < 10.0 ** 2]
+    canal = column[(cx ** 2 + (cy + 42.0) ** 2) < 7.0 ** 2]
+    cord = column[(cx ** 2 + (cy + 42.0) ** 2) < 4.0 ** 2]
+    airway = column[((cx ** 2 + (cy - 15.0) ** 2) < 8.0 ** 2) & (cz > -170.0)]
     out[vertebra] = MARROW
     out[canal] = CSF
     out[cord] = CORD
     out[airway] = AIR
 
-    # Face: a soft-tissue ellipsoid in front of the neck, skin and orbital fat bright, eyes dark.
+    # Face: a soft-tissue ellipsoid in front of the neck, skin and orbital fat bright, eyes dark;
+    # evaluated on the points of the box around the face, eyes and nose only.
+    region = _within(x, y, z, *_face_region())
+    x, y, z = x[region], y[region], z[region]
     fx, fy, fz = (x - FACE_CENTRE_MM[0]) / FACE_RADII_MM[0], (y - FACE_CENTRE_MM[1]) / FACE_RADII_MM[1], \
         (z - FACE_CENTRE_MM[2]) / FACE_RADII_MM[2]
     face_depth = (1.0 - np.sqrt(fx ** 2 + fy ** 2 + fz ** 2)) * min(FACE_RADII_MM)
     face = (face_depth > 0) & (y > 0.0)
-    out[face] = np.where(face_depth[face] < SKIN_MM, FAT, np.maximum(out[face], MUSCLE))
+    out[region[face]] = np.where(face_depth[face] < SKIN_MM, FAT, np.maximum(out[region[face]], MUSCLE))
     for centre in EYE_CENTRES_MM:
         r = np.sqrt((x - centre[0]) ** 2 + (y - centre[1]) ** 2 + (z - centre[2]) ** 2)
-        out[r < EYE_RADIUS_MM + ORBIT_FAT_MM] = FAT
-        out[r < EYE_RADIUS_MM] = VITREOUS
+        out[region[r < EYE_RADIUS_MM + ORBIT_FAT_MM]] = FAT
+        out[region[r < EYE_RADIUS_MM]] = VITREOUS
     nasal = ((x - NASAL_CENTRE_MM[0]) / NASAL_RADII_MM[0]) ** 2 + ((y - NASAL_CENTRE_MM[1]) / NASAL_RADII_MM[1]) ** 2 \
         + ((z - NASAL_CENTRE_MM[2]) / NASAL_RADII_MM[2]) ** 2 < 1.0
-    out[nasal] = AIR
+    out[region[nasal]] = AIR
     return out
+
+
+def _face_region() -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi), each (3,) template mm: a box holding the face ellipsoid, the eyes and the nasal
+    cavity, 1 mm wider than they are on every side."""
+    eye = np.full(3, EYE_RADIUS_MM + ORBIT_FAT_MM)
+    boxes = [(np.asarray(FACE_CENTRE_MM), np.asarray(FACE_RADII_MM)),
+             (np.asarray(NASAL_CENTRE_MM), np.asarray(NASAL_RADII_MM)),
+             *((np.asarray(centre), eye) for centre in EYE_CENTRES_MM)]
+    lo = np.min([c - r for c, r in boxes], axis=0) - 1.0
+    hi = np.max([c + r for c, r in boxes], axis=0) + 1.0
+    return lo, hi
+
+
+def _within(x: np.ndarray, y: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Indices of the points (x, y, z: (N,) mm each) strictly inside the box ``lo`` .. ``hi`` (3,) mm."""
+    inside = (x > lo[0]) & (x < hi[0])
+    inside &= (y > lo[1]) & (y < hi[1])
+    inside &= (z > lo[2]) & (z < hi[2])
+    return np.flatnonzero(inside)
 
 
 def face_plane_normal(angle_deg: float) -> np.ndarray:

@@ -88,3 +88,60 @@ def test_backward_map_is_fold_free_at_the_largest_atrophy(tiny_cohort_params):
         jac[:, axis] = (backward_map(grid + step, anatomy, centres) - backward_map(grid - step, anatomy, centres)) / (2 * h)
     det = np.linalg.det(np.moveaxis(jac, -1, 0))
     assert det.min() > 0.05
+
+
+def _full_radial_backward_map(points, anatomy, centres):
+    """The radial maps as first written: every map moves every point (float64)."""
+    from medaug.cohort.atlas import HIPPOCAMPUS_SHRINK_SD_MM, VENTRICLE_SD_MM
+
+    out = points.astype(np.float64)
+    maps = [(c, VENTRICLE_SD_MM, -anatomy.ventricle_growth) for c in centres]
+    hx, hy, hz = MTL_REGIONS["hippocampus"][0]
+    maps += [((s * hx, hy, hz), HIPPOCAMPUS_SHRINK_SD_MM, anatomy.mtl_shrink) for s in (-1.0, 1.0)]
+    for centre, sd, gain in maps:
+        d = out - np.asarray(centre, dtype=np.float64)[:, None]
+        weight = np.exp(-0.5 * ((d / np.asarray(sd, dtype=np.float64)[:, None]) ** 2).sum(axis=0))
+        out = out + gain * weight * d
+    return out
+
+
+def test_truncated_radial_maps_match_the_full_maps_within_the_stated_bound():
+    from medaug.cohort.anatomy import RADIAL_TRUNCATION_ERROR_MM, radial_backward_map, radial_maps
+
+    anatomy = _still(draw_anatomy(np.random.default_rng(2), "M", 95.0, 10.0, AnatomyConfig()))
+    assert anatomy.ventricle_growth == pytest.approx(0.35) and anatomy.mtl_shrink == pytest.approx(0.6)
+    rng = np.random.default_rng(5)
+    # the whole head and, densely, the shells around the cut-off boxes (4 to 6 sds from each centre)
+    head = rng.uniform([-90, -130, -80], [90, 90, 100], size=(200_000, 3))
+    shells = [np.asarray(c) + rng.choice([-1, 1], (20_000, 3)) * rng.uniform(4, 6, (20_000, 3)) * np.asarray(sd)
+              for c, sd, _ in radial_maps(anatomy, ATLAS_VENTRICLE_CENTRES_MM)]
+    points = np.concatenate([head, *shells]).T.astype(np.float32)
+    fast = radial_backward_map(points.copy(), radial_maps(anatomy, ATLAS_VENTRICLE_CENTRES_MM))
+    error = np.abs(fast - _full_radial_backward_map(points, anatomy, ATLAS_VENTRICLE_CENTRES_MM)).max()
+    assert error < RADIAL_TRUNCATION_ERROR_MM
+    # the map does move points by millimetres: the comparison is not trivial
+    assert np.abs(fast - points).max() > 3.0
+
+
+def test_smooth_displacement_equals_the_triple_cosine_sum_across_chunks():
+    from medaug.cohort.anatomy import CHUNK_POINTS, N_COSINES
+
+    anatomy = draw_anatomy(np.random.default_rng(4), "F", 70.0, 0.0, AnatomyConfig())
+    points = np.random.default_rng(6).uniform(-100, 100, size=(3, 2 * CHUNK_POINTS + 77)).astype(np.float32)
+    freqs = np.arange(1, N_COSINES + 1) * 2 * np.pi / (N_COSINES * anatomy.wavelength_mm)
+    phases = anatomy.displacement_phases.astype(np.float64)
+    basis = [np.cos(freqs[:, None] * points[axis].astype(np.float64)[None, :] + phases[axis][:, None])
+             for axis in range(3)]
+    expected = np.einsum("cabk,an,bn,kn->cn", anatomy.displacement_coefficients.astype(np.float64), *basis)
+    got = smooth_displacement(points, anatomy)
+    assert got.dtype == np.float32 and got.shape == points.shape
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_backward_map_is_the_smooth_then_the_radial_part():
+    from medaug.cohort.anatomy import radial_backward_map, radial_maps, smooth_backward_map
+
+    anatomy = draw_anatomy(np.random.default_rng(0), "F", 80.0, 1.0, AnatomyConfig())
+    points = np.random.default_rng(1).uniform(-60, 60, size=(3, 5000)).astype(np.float32)
+    both = radial_backward_map(smooth_backward_map(points, anatomy), radial_maps(anatomy, ATLAS_VENTRICLE_CENTRES_MM))
+    np.testing.assert_array_equal(backward_map(points, anatomy, ATLAS_VENTRICLE_CENTRES_MM), both)

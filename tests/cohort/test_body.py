@@ -61,3 +61,45 @@ def test_face_plane_passes_the_margin_beyond_the_brain():
     below = np.array([[0.0, 0.0], [0.0, 0.0], [-4.9, -5.1]])
     assert face_plane(below, brain, 90.0, 5.0).tolist() == [False, True]
     assert not face_plane(brain, brain, 30.0, 0.0).any()   # the brain is never cut
+
+
+def _body_everywhere(points: np.ndarray) -> np.ndarray:
+    """The body as first written: every feature evaluated at every point (the reference of the
+    restricted evaluation in :func:`body.body_intensity`)."""
+    b = body
+    x, y, z = (np.asarray(points, dtype=np.float32)[i] for i in range(3))
+    out = np.zeros(x.shape, dtype=np.float32)
+    ramp = np.clip((b.SHOULDER_START_MM - z) / b.SHOULDER_RAMP_MM, 0.0, 1.0)
+    rx = b.NECK_RADII_MM[0] + ramp * (b.SHOULDER_HALF_WIDTH_MM - b.NECK_RADII_MM[0])
+    ry = b.NECK_RADII_MM[1] + ramp * (b.SHOULDER_DEPTH_MM - b.NECK_RADII_MM[1])
+    neck_depth = b._ellipse_depth(x - b.NECK_CENTRE_MM[0], y - b.NECK_CENTRE_MM[1], rx, ry)
+    neck = (neck_depth > 0) & (z < b.NECK_TOP_MM)
+    out[neck] = np.where(neck_depth[neck] < b.SKIN_MM, b.FAT, b.MUSCLE)
+    column = neck & (z < -60.0)
+    out[column & ((x ** 2 + (y + 25.0) ** 2) < 10.0 ** 2)] = b.MARROW
+    out[column & ((x ** 2 + (y + 42.0) ** 2) < 7.0 ** 2)] = b.CSF
+    out[column & ((x ** 2 + (y + 42.0) ** 2) < 4.0 ** 2)] = b.CORD
+    out[column & ((x ** 2 + (y - 15.0) ** 2) < 8.0 ** 2) & (z > -170.0)] = b.AIR
+    f = [(c - m) / r for c, m, r in zip((x, y, z), b.FACE_CENTRE_MM, b.FACE_RADII_MM)]
+    face_depth = (1.0 - np.sqrt(f[0] ** 2 + f[1] ** 2 + f[2] ** 2)) * min(b.FACE_RADII_MM)
+    face = (face_depth > 0) & (y > 0.0)
+    out[face] = np.where(face_depth[face] < b.SKIN_MM, b.FAT, np.maximum(out[face], b.MUSCLE))
+    for centre in b.EYE_CENTRES_MM:
+        r = np.sqrt((x - centre[0]) ** 2 + (y - centre[1]) ** 2 + (z - centre[2]) ** 2)
+        out[r < b.EYE_RADIUS_MM + b.ORBIT_FAT_MM] = b.FAT
+        out[r < b.EYE_RADIUS_MM] = b.VITREOUS
+    n = [(c - m) / r for c, m, r in zip((x, y, z), b.NASAL_CENTRE_MM, b.NASAL_RADII_MM)]
+    out[n[0] ** 2 + n[1] ** 2 + n[2] ** 2 < 1.0] = b.AIR
+    return out
+
+
+def test_body_evaluated_on_restricted_points_equals_the_body_everywhere():
+    rng = np.random.default_rng(0)
+    everywhere = rng.uniform([-200, -150, -220], [200, 150, 120], size=(200_000, 3))
+    face = rng.uniform([-70, -10, -120], [70, 100, 10], size=(200_000, 3))  # dense around the face
+    points = np.concatenate([everywhere, face]).T
+    expected = _body_everywhere(points)
+    np.testing.assert_array_equal(body_intensity(points), expected)
+    assert (expected[points[2] >= body.BODY_TOP_MM] == 0).all()
+    features = np.float32([body.MARROW, body.CORD, body.VITREOUS, body.AIR, body.FAT])
+    assert np.isin(features, expected).all()  # the comparison covers every feature

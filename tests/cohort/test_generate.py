@@ -33,6 +33,47 @@ def atlas():
     return load_template_atlas(True)
 
 
+def test_cached_brain_points_equal_the_recomputed_ones(atlas):
+    voxels = np.argwhere(atlas.brain_mask).T
+    expected = atlas.affine[:3, :3] @ voxels + atlas.affine[:3, 3:4]
+    np.testing.assert_allclose(atlas.brain_points_mm, expected, atol=1e-4)
+    assert atlas.brain_points_mm is atlas.brain_points_mm  # computed once
+
+
+def test_points_away_from_the_head_interpolate_to_exactly_zero(atlas):
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    corners = atlas.affine[:3, :3] @ np.array([[0, 0, 0], atlas.base.shape]).T + atlas.affine[:3, 3:4]
+    points = rng.uniform(corners.min(axis=1) - 10, corners.max(axis=1) + 10, size=(300_000, 3)).T.astype(np.float32)
+    near = atlas.near_head(points)
+    assert 0.1 < near.mean() < 0.9
+    vox = np.linalg.inv(atlas.affine)[:3, :3] @ points + np.linalg.inv(atlas.affine)[:3, 3:4]
+    values = ndimage.map_coordinates(atlas.base, vox, order=1, mode="constant", cval=0.0, prefilter=False)
+    assert (values[~near] == 0).all() and (values[near] > 0).mean() > 0.5
+
+
+def test_template_points_drop_only_points_that_interpolate_to_zero(atlas):
+    from scipy import ndimage
+
+    from medaug.cohort.anatomy import subject_intensity
+    from medaug.cohort.config import AnatomyConfig
+    from medaug.cohort.generate import template_points
+
+    anatomy = draw_anatomy(np.random.default_rng(3), "M", 85.0, 1.5, AnatomyConfig())
+    box = atlas.affine[:3, :3] @ atlas.head_box + atlas.affine[:3, 3:4]
+    points = np.random.default_rng(4).uniform(box.min(axis=1) - 12, box.max(axis=1) + 12, size=(300_000, 3)).T
+    kept, template_mm = template_points(atlas, anatomy, points.astype(np.float32))
+    full = backward_map(points, anatomy, atlas.ventricle_centres_mm)
+    np.testing.assert_allclose(template_mm, full[:, kept], atol=1e-4)
+    intensity, offset = subject_intensity(atlas, anatomy)
+    vox_from_mm = np.linalg.inv(atlas.affine)
+    vox = vox_from_mm[:3, :3] @ full + (vox_from_mm[:3, 3] - offset)[:, None]
+    values = ndimage.map_coordinates(intensity, vox, order=1, mode="constant", cval=0.0, prefilter=False)
+    dropped = np.setdiff1d(np.arange(points.shape[1]), kept)
+    assert len(dropped) > 0.2 * points.shape[1] and (values[dropped] == 0).all()
+
+
 def test_same_seed_gives_byte_identical_files_whatever_n_jobs(tiny_cohort_params, tmp_path):
     params = copy.deepcopy(tiny_cohort_params)
     params["cohorts"] = {k: v for k, v in list(params["cohorts"].items())[1:]}  # external: smallest
