@@ -96,3 +96,26 @@ def test_reconstruction_matched_test_counts_samples_below_the_quantile():
     mask = np.ones(train.shape[1:], dtype=bool)
     assert np.allclose(nearest_distances(queries, train, mask, batch_size=3),
                        masked_rms_distances(queries, train, mask).min(1))
+
+
+def test_gaussian_blur_is_a_zero_padded_separable_correlation():
+    """The shifted-sum blur equals scipy's 1-D correlation along each axis with zero padding."""
+    from scipy import ndimage
+    import torch
+
+    from medaug.audit.memorisation import gaussian_blur, gaussian_kernel
+
+    rng = np.random.default_rng(0)
+    volumes = rng.random((2, 3, 9, 11, 10)).astype(np.float32)
+    kernel = gaussian_kernel(1.5, 3).float()
+    expected = volumes.astype(np.float64)
+    for axis in (2, 3, 4):
+        expected = ndimage.correlate1d(expected, kernel.double().numpy(), axis=axis, mode="constant", cval=0.0)
+    blurred = gaussian_blur(torch.from_numpy(volumes), kernel)
+    assert blurred.shape == volumes.shape and blurred.dtype == torch.float32
+    np.testing.assert_allclose(blurred.numpy(), expected, atol=1e-6)
+    # an asymmetric kernel shows the direction: out[i] = sum_j k[j] x[i + j - r]
+    impulse = torch.zeros(1, 1, 5, 5, 5)
+    impulse[0, 0, 2, 2, 2] = 1.0
+    ramp = torch.tensor([0.0, 0.0, 1.0])
+    assert gaussian_blur(impulse, ramp)[0, 0, 1, 1, 1] == 1.0
