@@ -12,7 +12,7 @@ import torch
 
 from medaug.models.networks import config_from_dict
 
-__all__ = ["TrainingConfig", "TrainingResult", "parameter_groups"]
+__all__ = ["TrainingConfig", "TrainingResult", "freeze_linear_path", "linear_path_frozen", "parameter_groups"]
 
 _NAN_POLICIES = ("stop", "restart")
 
@@ -135,13 +135,30 @@ class TrainingResult:
     start_elbo: float = math.nan
 
 
+def linear_path_frozen(config: TrainingConfig) -> bool:
+    """Whether the linear path trains at rate 0 (``linear_path_learning_rate: 0``): it then stays at its PPCA start."""
+    return config.linear_path_learning_rate == 0.0
+
+
 def parameter_groups(model: torch.nn.Module, config: TrainingConfig) -> list[dict[str, Any]]:
-    """Adam's parameter groups: the linear path (``linear_*``) at its own rate, the networks with decay."""
+    """Adam's parameter groups: the linear path (``linear_*``) at its own rate, the networks with decay.
+
+    A frozen linear path (:func:`linear_path_frozen`) is left out: AdamW at rate 0 would not move it,
+    but would still keep moments for its (D x d) matrices, the largest tensors of the model.
+    """
     linear = [p for name, p in model.named_parameters() if name.startswith("linear_")]
     networks = [p for name, p in model.named_parameters() if not name.startswith("linear_")]
     groups = [{"params": networks, "lr": config.learning_rate, "weight_decay": config.network_weight_decay,
                "lr_scale": 1.0}]
-    if linear:
+    if linear and not linear_path_frozen(config):
         rate = config.learning_rate if config.linear_path_learning_rate is None else config.linear_path_learning_rate
         groups.append({"params": linear, "lr": rate, "weight_decay": 0.0, "lr_scale": rate / config.learning_rate})
     return groups
+
+
+def freeze_linear_path(model: torch.nn.Module, config: TrainingConfig) -> None:
+    """Stop gradients of the ``linear_*`` parameters when the linear path is frozen (no backward work for them)."""
+    if linear_path_frozen(config):
+        for name, parameter in model.named_parameters():
+            if name.startswith("linear_"):
+                parameter.requires_grad_(False)

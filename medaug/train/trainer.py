@@ -42,7 +42,7 @@ from medaug.models.checkpoint import save_model
 from medaug.models.ppca import PPCAFit
 from medaug.models.vae import VAE
 from medaug.runtime import resolve_device
-from medaug.train.config import TrainingConfig, TrainingResult, parameter_groups
+from medaug.train.config import TrainingConfig, TrainingResult, freeze_linear_path, parameter_groups
 from medaug.train.curves import history_row, write_training_curves
 from medaug.train.finite import NonFiniteError, check_gradients, check_terms
 from medaug.train.restarts import RestartPolicy
@@ -210,6 +210,7 @@ def train_model(
     device = resolve_device(config.device)
     model.to(device)
     val_seed = validation_seed(config.seed)
+    freeze_linear_path(model, config)
     optimizer = torch.optim.AdamW(parameter_groups(model, config), lr=config.learning_rate)
     counters, last_good, checkpointer = start_or_resume(
         model, optimizer, train_data, val_data, config, state_dir, output_dir / "training_curve.tsv",

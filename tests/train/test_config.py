@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from medaug.models.vae import network_output_layers
-from medaug.train.config import TrainingConfig, TrainingResult, parameter_groups
+from medaug.train.config import TrainingConfig, TrainingResult, freeze_linear_path, parameter_groups
 from tests.train.test_selection_and_groups import _config, _linear_vae
 from tests.train.test_trainer import _data
 
@@ -23,14 +23,26 @@ def test_linear_path_rate_zero_freezes_the_ppca_and_the_networks_still_train(tmp
     last_layer = network_output_layers(model.encoder, model.decoder)[-1]
     start_output = last_layer.weight.detach().clone()
     config = _config(max_epochs=2, linear_path_learning_rate=0.0)
+    freeze_linear_path(model, config)
     groups = parameter_groups(model, config)
-    assert [g["lr"] for g in groups] == [3e-3, 0.0]
+    assert [g["lr"] for g in groups] == [3e-3]            # no Adam moments for the frozen path
+    linear = [p for name, p in model.named_parameters() if name.startswith("linear_")]
+    assert linear and not any(p.requires_grad for p in linear)
+    assert not {id(p) for p in linear} & {id(p) for p in groups[0]["params"]}
     optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
     loss = model.vae_elbo(_data()).loss
     loss.backward()
     optimizer.step()
-    assert torch.equal(model.linear_decoder_weight, start_weight)
+    assert torch.equal(model.linear_decoder_weight, start_weight) and model.linear_decoder_weight.grad is None
     assert not torch.equal(last_layer.weight, start_output)
+
+
+def test_a_linear_path_with_a_rate_keeps_its_gradients():
+    model = _linear_vae()
+    config = _config(linear_path_learning_rate=1e-4)
+    freeze_linear_path(model, config)
+    assert all(p.requires_grad for p in model.parameters())
+    assert [g["lr"] for g in parameter_groups(model, config)] == [3e-3, 1e-4]
 
 
 def test_weight_decay_applies_to_the_networks_only():
