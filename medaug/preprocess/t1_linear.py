@@ -40,6 +40,7 @@ from scipy import ndimage
 
 from medaug.config import check_keys, dataclass_keys
 from medaug.preprocess.fov import cranium_centre, crop_neck
+from medaug.preprocess.mattes import mattes_mutual_information
 from medaug.preprocess.poses import (  # noqa: F401 - native_from_template, rotation_about: re-exported
     _RAS_TO_LPS, native_from_template, rotation_about, write_affine,
 )
@@ -304,17 +305,18 @@ def register_affine(fixed, moving, fixed_mask, config: T1LinearConfig, workdir: 
 
 
 def registration_score(fixed, moving, fixed_mask, transform_file: str | Path) -> float:
-    """Mattes mutual information of ``fixed`` and ``moving`` resampled through ``transform_file``.
+    """Mattes mutual information of ``fixed`` and ``moving`` resampled (linear) through ``transform_file``.
 
-    Computed by ITK inside ``fixed_mask`` on the fixed grid (every voxel, no random sampling);
-    higher is better (ITK's metric value with its sign flipped).
+    ITK's metric value with its sign flipped (higher is better), over every voxel of the fixed grid
+    inside ``fixed_mask``, computed in numpy (:mod:`medaug.preprocess.mattes`): creating an ITK
+    metric per call cost 0.1-0.2 s at 3 mm, about ten calls per image.
     """
     import ants
 
     warped = ants.apply_transforms(fixed=fixed, moving=moving, transformlist=[str(transform_file)],
                                    interpolator="linear")
-    value = ants.image_similarity(fixed, warped, metric_type="MattesMutualInformation", fixed_mask=fixed_mask)
-    return -float(value)
+    inside = fixed_mask.numpy() > 0
+    return mattes_mutual_information(fixed.numpy()[inside], warped.numpy()[inside])
 
 
 @dataclass(frozen=True)
@@ -331,8 +333,7 @@ def register_from_starts(fixed, moving, fixed_mask, config: T1LinearConfig, work
                          fixed_centre_ras: np.ndarray, moving_centre_ras: np.ndarray) -> list[StartResult]:
     """Register from the cranium start rotated by every (pitch, roll) of ``config``; best score first.
 
-    With a single start nothing is compared and its score is NaN (scoring costs as much as a
-    coarse registration).
+    With a single start nothing is compared and its score is NaN.
 
     Each start maps the template cranium centre ``fixed_centre_ras`` onto the native one
     ``moving_centre_ras`` (RAS mm) after a rotation about it; ties in score keep the config's order.

@@ -123,3 +123,18 @@ def test_a_pose_that_wins_only_on_the_coarse_check_grid_is_not_a_better_pose(hea
     _unoptimised_registrations_scored_high_on_the_check_grid(monkeypatch, COARSE.registration_spacing_mm)
     with scratch_directory() as workdir:
         assert pose_check(image, world_from_mni, same_grid, workdir).distance_mm > MAX_POSE_MM
+
+
+def test_the_demo_pose_check_schedule_still_flags_a_15_degree_pitch_and_passes_the_truth(heads, repo_params):
+    """params.yaml's coarse check (6 mm grid, 60/10 iterations: fewer at 6 mm to save time) must still
+    find the rotation basin: the true pose pitched 15 degrees is flagged, the true pose passes."""
+    demo = repo_params["preprocess"]["t1_linear"]
+    config = dataclasses.replace(COARSE, **{key: tuple(value) if isinstance(value, list) else value
+                                           for key, value in demo.items() if key.startswith("pose_check_")})
+    centre = template_rays()[0]
+    for image, world_from_mni in heads:
+        with scratch_directory() as workdir:
+            pitched = pose_check(image, world_from_mni @ rotation_about(centre, 15.0, 0.0), config, workdir)
+            truth = pose_check(image, world_from_mni, config, workdir)
+        assert pitched.distance_mm > MAX_POSE_MM and pitched.axis == "pitch", pitched
+        assert truth.distance_mm <= MAX_POSE_MM, truth
