@@ -2,7 +2,7 @@
 
     python -m benchmarks.studies.classifier_protocols [--params params.yaml] [--runs 0 1 2 3 4]
         [--trainsets real real-synthetic-200] [--out /tmp/classifier_protocols]
-        [--write benchmarks/results/classifier_protocols.md]
+        [--write benchmarks/results/classifier_protocols.md] [--demo-runs 0 1 ... 19] [--skip-thesis]
 
 Trains the chosen training sets of ``classify`` (same splits, synthetic volumes and seeds as the
 pipeline) under the thesis' protocol (Chadebec, PhD thesis, sec. 1.5.5: 100 epochs, the epoch
@@ -10,7 +10,9 @@ with the best real-validation balanced accuracy is kept, no early stop) into ``-
 them on every test cohort, and prints, for both protocols, each set's balanced accuracy and its
 paired difference to real-only (same run index: same seed, same test images) with a 95 % t
 interval. The demo protocol's figures are read from the pipeline's ``results/classify/runs.tsv``
-(run ``dvc repro`` first). Not a test: it reads the finished pipeline outputs.
+(run ``dvc repro`` first), or, with ``--demo-runs``, from that many runs trained here under the
+demo's own settings (more paired runs than the pipeline's, e.g. the thesis' 20); ``--skip-thesis``
+leaves the thesis protocol out. Not a test: it reads the finished pipeline outputs.
 """
 
 from __future__ import annotations
@@ -57,6 +59,19 @@ def paired_table(runs: pd.DataFrame, reference: str = "real", confidence: float 
     return pd.DataFrame(rows)
 
 
+def _train_and_evaluate(params: dict, trainsets: list[str], out: Path) -> pd.DataFrame:
+    """Train ``trainsets`` under ``params`` into ``out/classify`` (a set already there is kept), evaluate
+    every run on the test cohorts into ``out/results``; return the runs table."""
+    params = copy.deepcopy(params)
+    params["out_dir"] = str(out / "classify")
+    params["evaluate"] = {**params["evaluate"], "results_dir": str(out / "results"), "metrics": str(out / "classify.json")}
+    for trainset in trainsets:
+        if not (out / "classify" / trainset).is_dir():
+            train_trainset(params, trainset)
+    evaluate_runs(params)
+    return pd.read_csv(out / "results" / "runs.tsv", sep="\t")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default="params.yaml")
@@ -65,28 +80,35 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/classifier_protocols")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--write", default=None, help="also write the tables to this markdown file")
+    parser.add_argument("--demo-runs", nargs="+", type=int, default=None,
+                        help="train these runs under the demo protocol instead of reading the pipeline's runs.tsv")
+    parser.add_argument("--skip-thesis", action="store_true", help="leave the thesis protocol out")
     args = parser.parse_args()
     classify = yaml.safe_load(Path(args.params).read_text())["classify"]
-    thesis = _restricted(classify, args.trainsets)
-    thesis["runs"] = list(args.runs)
-    thesis["threads"] = args.threads
-    thesis["training"] = {**thesis["training"], **THESIS, "progress": False}
     out = Path(args.out)
-    thesis.update(out_dir=str(out / "classify"))
-    thesis["evaluate"] = {**thesis["evaluate"], "results_dir": str(out / "results"), "metrics": str(out / "classify.json")}
-    for trainset in args.trainsets:
-        if not (out / "classify" / trainset).is_dir():
-            train_trainset(thesis, trainset)
-    evaluate_runs(thesis)
-    demo_runs = pd.read_csv(Path(classify["evaluate"]["results_dir"]) / "runs.tsv", sep="\t")
-    demo_runs = demo_runs[demo_runs["trainset"].isin(args.trainsets)]
-    thesis_runs = pd.read_csv(out / "results" / "runs.tsv", sep="\t")
-    text = [f"# Real + synthetic against real, two classifier protocols ({len(args.runs)} thesis-protocol runs)", "",
+    tables = []
+    if args.demo_runs:
+        demo = _restricted(classify, args.trainsets)
+        demo.update(runs=list(args.demo_runs), threads=args.threads)
+        demo["training"] = {**demo["training"], "progress": False}
+        demo_runs = _train_and_evaluate(demo, args.trainsets, out / "demo")
+    else:
+        demo_runs = pd.read_csv(Path(classify["evaluate"]["results_dir"]) / "runs.tsv", sep="\t")
+        demo_runs = demo_runs[demo_runs["trainset"].isin(args.trainsets)]
+    tables.append((f"demo protocol (early stopping on validation loss under a step cap), {demo_runs['run'].nunique()} runs",
+                   demo_runs))
+    if not args.skip_thesis:
+        thesis = _restricted(classify, args.trainsets)
+        thesis["runs"] = list(args.runs)
+        thesis["threads"] = args.threads
+        thesis["training"] = {**thesis["training"], **THESIS, "progress": False}
+        tables.append((f"thesis protocol (100 epochs, best validation balanced accuracy), {len(args.runs)} runs",
+                       _train_and_evaluate(thesis, args.trainsets, out)))
+    text = ["# Real + synthetic against real, by classifier protocol", "",
             "Command: `python -m benchmarks.studies.classifier_protocols " + " ".join(sys.argv[1:]) + "`", "",
             "Balanced accuracy in %, mean [95 % t interval]; difference: paired by run (same seed, same test "
             "images), mean [95 % t interval] (runs with a gain / runs).", ""]
-    for name, runs in (("demo protocol (early stopping on validation loss under a step cap)", demo_runs),
-                       ("thesis protocol (100 epochs, best validation balanced accuracy)", thesis_runs)):
+    for name, runs in tables:
         text += [f"## {name}", "", paired_table(runs).to_markdown(index=False), ""]
     print("\n".join(text))
     if args.write:
