@@ -26,6 +26,7 @@ from medaug.cohort.atlas import (
     VENTRICLE_SD_MM,
     TemplateAtlas,
     gaussian_weight,
+    within_box,
 )
 from medaug.cohort.config import AnatomyConfig
 
@@ -152,14 +153,6 @@ def _set_columns(points: np.ndarray, index: np.ndarray, values: np.ndarray) -> n
     for axis in range(3):
         points[axis, index] = values[axis]
     return points
-
-
-def within_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Indices (M,) of the ``points`` (3, N) strictly inside the box ``lo`` (3,) .. ``hi`` (3,) mm."""
-    inside = (points[0] > lo[0]) & (points[0] < hi[0])
-    for axis in (1, 2):
-        inside &= (points[axis] > lo[axis]) & (points[axis] < hi[axis])
-    return np.flatnonzero(inside)
 
 
 def radial_maps(anatomy: SubjectAnatomy, ventricle_centres_mm: np.ndarray) -> list[tuple[np.ndarray, tuple, float]]:

@@ -102,6 +102,14 @@ def brain_points(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return affine[:3, :3].astype(np.float32) @ voxels + affine[:3, 3:4].astype(np.float32)
 
 
+def within_box(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Indices (M,) of the ``points`` (3, N) strictly inside the box ``lo`` (3,) .. ``hi`` (3,) mm."""
+    inside = (points[0] > lo[0]) & (points[0] < hi[0])
+    for axis in (1, 2):
+        inside &= (points[axis] > lo[axis]) & (points[axis] < hi[axis])
+    return np.flatnonzero(inside)
+
+
 def gaussian_weight(xyz: np.ndarray, centre, sd) -> np.ndarray:
     """exp(-1/2 sum_k ((x_k - c_k) / sd_k)^2) for points ``xyz`` of shape (3, ...)."""
     acc = np.zeros(xyz.shape[1:], dtype=np.float32)

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from medaug.cohort.atlas import within_box
+
 MUSCLE = 0.45
 FAT = 1.05
 MARROW = 0.70
@@ -104,7 +106,7 @@ def _body_intensity(points: np.ndarray) -> np.ndarray:
 
     # Face: a soft-tissue ellipsoid in front of the neck, skin and orbital fat bright, eyes dark;
     # evaluated on the points of the box around the face, eyes and nose only.
-    region = _within(x, y, z, *_face_region())
+    region = within_box(np.asarray(points, dtype=np.float32), *_face_region())
     x, y, z = x[region], y[region], z[region]
     fx, fy, fz = (x - FACE_CENTRE_MM[0]) / FACE_RADII_MM[0], (y - FACE_CENTRE_MM[1]) / FACE_RADII_MM[1], \
         (z - FACE_CENTRE_MM[2]) / FACE_RADII_MM[2]
@@ -131,14 +133,6 @@ def _face_region() -> tuple[np.ndarray, np.ndarray]:
     lo = np.min([c - r for c, r in boxes], axis=0) - 1.0
     hi = np.max([c + r for c, r in boxes], axis=0) + 1.0
     return lo, hi
-
-
-def _within(x: np.ndarray, y: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Indices of the points (x, y, z: (N,) mm each) strictly inside the box ``lo`` .. ``hi`` (3,) mm."""
-    inside = (x > lo[0]) & (x < hi[0])
-    inside &= (y > lo[1]) & (y < hi[1])
-    inside &= (z > lo[2]) & (z < hi[2])
-    return np.flatnonzero(inside)
 
 
 def face_plane_normal(angle_deg: float) -> np.ndarray:

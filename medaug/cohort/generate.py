@@ -41,9 +41,8 @@ from medaug.cohort.anatomy import (
     radial_reach,
     smooth_backward_map,
     subject_intensity,
-    within_box,
 )
-from medaug.cohort.atlas import TemplateAtlas, load_template_atlas
+from medaug.cohort.atlas import TemplateAtlas, load_template_atlas, within_box
 from medaug.cohort.body import body_intensity, face_plane
 from medaug.cohort.config import CohortConfig, CohortSpec
 from medaug.cohort.demographics import SessionPlan, draw_participants, sessions_table
@@ -106,8 +105,7 @@ def render_image(
     box_mm = atlas.affine[:3, :3] @ atlas.head_box.astype(np.float64) + atlas.affine[:3, 3:]
     lo, hi = box_mm.min(axis=1) - MARGIN_MM, box_mm.max(axis=1) + MARGIN_MM
     # Indices, not boolean masks: numpy gathers and scatters columns by index several times faster.
-    in_box = (anat > lo[:, None].astype(np.float32)) & (anat < hi[:, None].astype(np.float32))
-    inside = np.flatnonzero(np.all(in_box, axis=0))
+    inside = within_box(anat, lo.astype(np.float32), hi.astype(np.float32))
     kept, template_mm = template_points(atlas, anatomy, np.take(anat, inside, axis=1))
     inside = inside[kept]
     intensity, offset = subject_intensity(atlas, anatomy)
