@@ -135,9 +135,9 @@ def run(params: Mapping[str, Any], trainset: str) -> list[dict[str, Any]]:
             summaries = [train_run(params, data, run_index, tmp / f"run-{run_index}") for run_index in runs]
         else:
             logger.info("%s: %d runs in %d worker processes of %d torch thread(s)", trainset, len(runs), workers, threads)
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                     initargs=(dict(params), trainset, threads, logging.getLogger().level)) as pool:
-                futures = [pool.submit(_train_in_worker, run_index, str(tmp / f"run-{run_index}")) for run_index in runs]
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                futures = [pool.submit(_train_in_worker, dict(params), trainset, threads, logging.getLogger().level,
+                                       run_index, str(tmp / f"run-{run_index}")) for run_index in runs]
                 summaries = [future.result() for future in futures]
     last_fifth = sum(s["kept_in_last_fifth"] for s in summaries)
     logger.info("%s: %d runs; kept steps %s; %d kept in the last fifth of the cap", trainset, len(summaries),
@@ -155,18 +155,10 @@ def worker_layout(params: Mapping[str, Any], n_runs: int) -> tuple[int, int]:
     return workers, max(int(params["threads"]) // workers, 1)
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(params: dict[str, Any], trainset: str, threads: int, log_level: int) -> None:
-    """Worker start-up: logging as in the stage and the thread count. The data are read by the first
-    task, so that a bad input fails that task with its own error (an initializer's would break the pool)."""
+def _train_in_worker(params: dict[str, Any], trainset: str, threads: int, log_level: int, run_index: int,
+                     directory: str) -> dict[str, Any]:
+    """One run in a worker process: logging as in the stage, the thread count, the data read here (a
+    fraction of a second against a run's minute; a bad input fails this task with its own error)."""
     logging.basicConfig(level=log_level, format=LOG_FORMAT)
     set_threads(threads)
-    _WORKER.update(params=params, trainset=trainset)
-
-
-def _train_in_worker(run_index: int, directory: str) -> dict[str, Any]:
-    if "data" not in _WORKER:
-        _WORKER["data"] = training_data(_WORKER["params"], _WORKER["trainset"])
-    return train_run(_WORKER["params"], _WORKER["data"], run_index, directory)
+    return train_run(params, training_data(params, trainset), run_index, directory)
