@@ -121,7 +121,7 @@ def test_train_imports_only_the_models_and_the_base_modules():
     assert graph["medaug.train"] <= TRAIN_MAY_IMPORT, f"medaug.train imports {sorted(graph['medaug.train'] - TRAIN_MAY_IMPORT)}"
 
 
-DVC_AWARE = {"medaug.dvc_deps", "medaug.dvc_remote", "medaug.cluster"}
+DVC_AWARE = {"medaug.dvc_deps", "medaug.dvc_lock", "medaug.dvc_remote", "medaug.cluster"}
 
 
 def test_only_the_pipeline_tools_know_of_dvc():
