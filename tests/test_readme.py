@@ -19,7 +19,6 @@ ROWS = (  # README label, training set of classify
     ("real", "real"),
     ("real + 200 RHVAE-HMC / label", "real-synthetic-200"),
     ("real + classic augmentation", "real-augmented"),
-    ("real + classic + 200 synthetic", "real-augmented-synthetic-200"),
     ("200 synthetic / label only", "synthetic-200"),
 )
 

@@ -77,7 +77,8 @@ class LatentDraw:
         return float(self.acceptance_rate.mean())
 
 
-def _mcmc_sampler(name: str, model: nn.Module, options: dict[str, Any], num_threads: int | None) -> ChainSampler:
+def _mcmc_sampler(name: str, model: nn.Module, options: dict[str, Any], num_threads: int | None,
+                  workers: int) -> ChainSampler:
     cls, metric_class = _MCMC[name]
     check_keys(options, dataclass_keys(cls.settings_class), f"sampler {name!r}", SamplerError)
     metric = getattr(model, "metric", None)
@@ -86,7 +87,7 @@ def _mcmc_sampler(name: str, model: nn.Module, options: dict[str, Any], num_thre
         raise SamplerError(f"sampler {name!r} needs {_METRIC_OWNERS[metric_class]}; the model is {model_type!r}")
     if metric.num_centroids == 0:
         raise SamplerError(f"sampler {name!r}: the model's metric has no centroids (fit_metric was not run)")
-    return cls(metric, **{"num_threads": num_threads, **options})
+    return cls(metric, **{"num_threads": num_threads, "workers": workers, **options})
 
 
 def build_latent_sampler(
@@ -95,6 +96,7 @@ def build_latent_sampler(
     options: dict[str, Any] | None = None,
     training_means: Tensor | None = None,
     num_threads: int | None = 1,
+    workers: int = 1,
 ) -> LatentSampler:
     """The sampler ``name`` for ``model``, configured with ``options``.
 
@@ -106,6 +108,8 @@ def build_latent_sampler(
         training_means: encoder means of the training set, (N, d); needed by ``gmm`` only.
         num_threads: torch threads while the MCMC samplers run (``None``: leave as is), unless
             ``options`` sets ``num_threads``.
+        workers: processes the MCMC samplers' chain blocks run in (no effect on the samples; see
+            :class:`~medaug.sampling.chains.ChainSettings`), unless ``options`` sets ``workers``.
 
     Returns:
         a :class:`LatentSampler` (a :class:`~medaug.sampling.chains.ChainSampler` for the MCMC
@@ -119,7 +123,7 @@ def build_latent_sampler(
         raise SamplerError(f"unknown sampler {name!r} (known: {list(SAMPLER_NAMES)})")
     options = dict(options or {})
     if name in _MCMC:
-        return _mcmc_sampler(name, model, options, num_threads)
+        return _mcmc_sampler(name, model, options, num_threads, workers)
     if name == "prior":
         check_keys(options, (), "sampler 'prior'", SamplerError)
         return PriorSampler(model.latent_size)

@@ -94,7 +94,8 @@ def _draw(params: Mapping[str, Any], model: VAE, real: torch.Tensor, label: str,
             raise ValueError(f"{params['train_split']}: no {label} volume to fit the gmm sampler on")
         training_means = encode_dataset(model, real, int(params["decode_batch_size"]))[0]
     options = (params.get("samplers") or {}).get(sampler_name, {}) or {}
-    sampler = build_latent_sampler(sampler_name, model, options, training_means, int(params.get("sampler_threads", 1)))
+    sampler = build_latent_sampler(sampler_name, model, options, training_means, int(params.get("sampler_threads", 1)),
+                                   int(params.get("sampler_workers", 1)))
     started = time.perf_counter()
     draw = draw_latents(sampler, int(params["n"]), torch.Generator().manual_seed(seed))
     seconds = time.perf_counter() - started
@@ -126,8 +127,9 @@ def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> di
     model_sha256 = file_sha256(model_dir / WEIGHTS_NAME)
     real, _ = load_label_volumes(params["stack"], params["train_split"], label)
     seed = derived_seed(int(params["seed"]), label, sampler_name)
-    # write_latents adds a file but changes no sample: it is left out of the hash
-    hashed = {k: v for k, v in params.items() if k != "write_latents"}
+    # write_latents adds a file and sampler_workers only spreads the chain blocks over processes:
+    # neither changes a sample, so both are left out of the hash
+    hashed = {k: v for k, v in params.items() if k not in ("write_latents", "sampler_workers")}
     params_hash = params_digest({**hashed, "sampler": sampler_name, "label": label})
     draw, sampling_seconds = _draw(params, model, real, label, sampler_name, seed)
 

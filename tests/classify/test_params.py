@@ -33,12 +33,16 @@ def test_every_profile_defines_a_valid_protocol_and_training_sets(profile: Path)
 
 
 def test_demo_protocol_and_the_augmented_synthetic_set() -> None:
+    """The demo's protocol; real + classic + synthetic is a set of the study profile (the demo's grid
+    leaves it out for time), under the same protocol."""
     params = classify(ROOT / "params.yaml")
     config = ClassifierTrainingConfig.from_dict(params["training"])
     assert config.selector.criterion == "validation_loss" and config.patience is not None
     assert config.budget.unit == "steps" and config.min_steps < config.budget.steps
-    assert trainset_spec(params, "real-augmented-synthetic-200") == {"real": "train", "synthetic": 200,
-                                                                     "augmentation": True}
+    study = classify(ROOT / "profiles" / "demo-study.yaml")
+    assert trainset_spec(study, "real-augmented-synthetic-200") == {"real": "train", "synthetic": 200,
+                                                                    "augmentation": True}
+    assert study["training"] == params["training"]
 
 
 def test_thesis_protocol_profile() -> None:

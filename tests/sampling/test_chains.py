@@ -33,3 +33,38 @@ def test_sampler_sets_and_restores_threads():
 
     Spy(rhvae_metric(), n_steps=1, n_leapfrog=1, num_threads=1).sample(2)
     assert set(seen) == {1} and torch.get_num_threads() == 2
+
+
+def test_block_sizes_split_the_chains_evenly():
+    from medaug.sampling.chains import block_sizes
+
+    assert block_sizes(200, 2) == [100, 100]
+    assert block_sizes(200, 3) == [67, 67, 66]
+    assert block_sizes(3, 5) == [1, 1, 1]
+    assert sum(block_sizes(1001, 7)) == 1001
+
+
+def test_chain_blocks_give_the_same_samples_in_any_number_of_worker_processes():
+    """A block's chains draw from their own seeded generator: worker processes change no sample,
+    while the block count, part of the recipe, does."""
+    metric = rhvae_metric().float()
+    options = dict(n_steps=3, n_leapfrog=3, step_size=0.05, adapt_steps=2, num_threads=1)
+    one = RiemannianHMCSampler(metric, **options).run(9, torch.Generator().manual_seed(5))
+    serial = RiemannianHMCSampler(metric, chain_blocks=3, **options).run(9, torch.Generator().manual_seed(5))
+    parallel = RiemannianHMCSampler(metric, chain_blocks=3, workers=2, **options).run(9, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(parallel.samples, serial.samples, rtol=0, atol=0)
+    torch.testing.assert_close(parallel.acceptance_rate, serial.acceptance_rate, rtol=0, atol=0)
+    assert serial.samples.shape == (9, 2) and not torch.equal(serial.samples, one.samples)
+    # each block is the run of its own chains from its own seed
+    seeds = torch.randint(2**62, (3,), generator=torch.Generator().manual_seed(5)).tolist()
+    first = RiemannianHMCSampler(metric, **options).run(3, torch.Generator().manual_seed(seeds[0]))
+    torch.testing.assert_close(serial.samples[:3], first.samples, rtol=0, atol=0)
+
+
+def test_bad_block_settings_are_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="chain_blocks"):
+        RiemannianHMCSampler(rhvae_metric(), chain_blocks=0)
+    with pytest.raises(ValueError, match="workers"):
+        RiemannianHMCSampler(rhvae_metric(), workers=0)
