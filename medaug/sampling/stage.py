@@ -127,8 +127,7 @@ def run(params: Mapping[str, Any], label: str, sampler: str | None = None) -> di
     model_sha256 = file_sha256(model_dir / WEIGHTS_NAME)
     real, _ = load_label_volumes(params["stack"], params["train_split"], label)
     seed = derived_seed(int(params["seed"]), label, sampler_name)
-    # write_latents adds a file and sampler_workers only spreads the chain blocks over processes:
-    # neither changes a sample, so both are left out of the hash
+    # left out of the hash: write_latents adds a file, sampler_workers spreads chain blocks; no sample changes
     hashed = {k: v for k, v in params.items() if k not in ("write_latents", "sampler_workers")}
     params_hash = params_digest({**hashed, "sampler": sampler_name, "label": label})
     draw, sampling_seconds = _draw(params, model, real, label, sampler_name, seed)
