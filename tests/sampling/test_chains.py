@@ -1,8 +1,10 @@
 """medaug.sampling.chains: every MCMC sampler is seeded, batched, bounded and sets its thread count."""
 
+import pytest
 import torch
 
 from medaug.sampling import GeometricHMCSampler, RiemannianHMCSampler, RiemannianRandomWalk
+from medaug.sampling.chains import block_sizes
 from tests.sampling._targets import CENTROIDS, geometric_metric, rhvae_metric
 
 
@@ -36,8 +38,6 @@ def test_sampler_sets_and_restores_threads():
 
 
 def test_block_sizes_split_the_chains_evenly():
-    from medaug.sampling.chains import block_sizes
-
     assert block_sizes(200, 2) == [100, 100]
     assert block_sizes(200, 3) == [67, 67, 66]
     assert block_sizes(3, 5) == [1, 1, 1]
@@ -62,8 +62,6 @@ def test_chain_blocks_give_the_same_samples_in_any_number_of_worker_processes():
 
 
 def test_bad_block_settings_are_refused():
-    import pytest
-
     with pytest.raises(ValueError, match="chain_blocks"):
         RiemannianHMCSampler(rhvae_metric(), chain_blocks=0)
     with pytest.raises(ValueError, match="workers"):
