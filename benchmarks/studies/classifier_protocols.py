@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import shutil
 import sys
 from pathlib import Path
 
@@ -59,15 +60,31 @@ def paired_table(runs: pd.DataFrame, reference: str = "real", confidence: float 
     return pd.DataFrame(rows)
 
 
+def _train_missing_runs(params: dict, trainset: str, out: Path) -> None:
+    """Train the runs of ``params["runs"]`` that ``out/classify/<trainset>/`` lacks (all of them when the
+    folder is absent) in a staging folder, then move each ``run-<k>/`` in: more runs can be added to a
+    finished study without retraining the ones it has."""
+    target = out / "classify" / trainset
+    missing = [k for k in params["runs"] if not (target / f"run-{k}").is_dir()]
+    if not missing:
+        return
+    staging = out / "staging"
+    shutil.rmtree(staging / trainset, ignore_errors=True)
+    train_trainset({**params, "runs": missing, "out_dir": str(staging)}, trainset)
+    target.mkdir(parents=True, exist_ok=True)
+    for k in missing:
+        (staging / trainset / f"run-{k}").rename(target / f"run-{k}")
+    shutil.rmtree(staging / trainset)
+
+
 def _train_and_evaluate(params: dict, trainsets: list[str], out: Path) -> pd.DataFrame:
-    """Train ``trainsets`` under ``params`` into ``out/classify`` (a set already there is kept), evaluate
+    """Train ``trainsets`` under ``params`` into ``out/classify`` (runs already there are kept), evaluate
     every run on the test cohorts into ``out/results``; return the runs table."""
     params = copy.deepcopy(params)
     params["out_dir"] = str(out / "classify")
     params["evaluate"] = {**params["evaluate"], "results_dir": str(out / "results"), "metrics": str(out / "classify.json")}
     for trainset in trainsets:
-        if not (out / "classify" / trainset).is_dir():
-            train_trainset(params, trainset)
+        _train_missing_runs(params, trainset, out)
     evaluate_runs(params)
     return pd.read_csv(out / "results" / "runs.tsv", sep="\t")
 

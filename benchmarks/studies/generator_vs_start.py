@@ -49,7 +49,7 @@ from medaug.train.trainer import evaluate_elbo  # noqa: E402
 from medaug.volumes import load_label_volumes  # noqa: E402
 
 
-def _override(section: dict, assignment: str) -> None:
+def override(section: dict, assignment: str) -> None:
     key, value = assignment.split("=", 1)
     *path, last = key.split(".")
     target = section
@@ -117,7 +117,7 @@ def main() -> None:
     params = yaml.safe_load(Path(args.params).read_text())
     train_params = copy.deepcopy(params["train_vae"])
     for assignment in args.set:
-        _override(train_params, assignment)
+        override(train_params, assignment)
     train_params["training"]["progress"] = False
     regions = brain_regions(params["preprocess"])
     brain = regions["interior"] | regions["edge"]
