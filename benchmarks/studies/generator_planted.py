@@ -11,10 +11,11 @@ demo's model-ready shape and split sizes (72 training, 18 validation, 20 test vo
 trained by the demo's own ``train_vae`` stage (:func:`medaug.train.stage.run`, every setting from
 ``--params``, ``auto`` choices included):
 
-* ``nonlinear``: a blurred ellipsoidal "brain" holding a dark "ventricle" ellipsoid. Two factors
-  per volume: the ventricle's size (semi-axes times exp(a), a larger on average for AD) and the
-  head's position along the anterior-posterior axis (b voxels). Moving edges make the images a
-  curved two-dimensional family that a linear model can only approximate with many components.
+* ``nonlinear``: a blurred ellipsoidal "brain" holding a dark "ventricle" ellipsoid and a bright
+  Gaussian "lesion". Four factors per volume: the ventricle's size (semi-axes times exp(a), a
+  larger on average for AD) and the lesion's position (uniform within ``LESION_REACH_VOXELS`` of the
+  centre on each axis). A blob that moves makes the images a curved family that a linear model can
+  only approximate with many components (the 2D case of ``tests/train/test_beyond_the_start.py``).
 * ``linear``: the same mean volume plus 30 smooth random modes with Gaussian coefficients: a
   probabilistic PCA is the true model, so a network has nothing to add.
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import itertools
 import sys
 import tempfile
 from pathlib import Path
@@ -52,8 +54,11 @@ SPLIT_SIZES = {"train": 72, "validation": 18, "test": 20}
 VENTRICLE_LOG_SCALE = {"CN": (0.0, 0.2), "AD": (0.3, 0.2)}
 """Mean and sd of a, the log of the ventricle's scale, per label."""
 
-SHIFT_VOXELS = 2.0
-"""b ~ U(-SHIFT_VOXELS, SHIFT_VOXELS): the head's anterior-posterior position."""
+LESION_REACH_VOXELS = 8.0
+"""The lesion's centre is uniform within this many voxels of the volume's centre on each axis."""
+
+LESION = {"amplitude": 0.3, "sd_voxels": 2.5}
+"""The lesion's peak intensity and Gaussian sd."""
 
 LINEAR_MODES = 30
 """Smooth random modes of the linear cohort."""
@@ -71,15 +76,18 @@ def _ellipsoid(grid: np.ndarray, centre, semi_axes) -> np.ndarray:
     return (radius <= 1.0).astype(np.float32)
 
 
-def head_volume(shape: tuple[int, int, int], log_scale: float, shift: float) -> np.ndarray:
-    """The nonlinear family's noise-free volume (D, H, W) in [0, 1]: brain 0.7, ventricle 0.1,
-    blurred by 1 voxel; the ventricle's semi-axes are times exp(``log_scale``), and the whole head
-    moves ``shift`` voxels along the second (anterior-posterior) axis."""
+def head_volume(shape: tuple[int, int, int], log_scale: float, lesion_centre=None) -> np.ndarray:
+    """The nonlinear family's noise-free volume (D, H, W): brain 0.7, ventricle 0.1, blurred by 1
+    voxel, the ventricle's semi-axes times exp(``log_scale``); plus a Gaussian lesion at
+    ``lesion_centre`` (3,) voxels from the centre, if given."""
     grid = _grid(shape)
-    centre = np.array([0.0, shift, 0.0])
-    brain = _ellipsoid(grid, centre, 0.42 * np.array(shape))
-    ventricle = _ellipsoid(grid, centre, np.exp(log_scale) * np.array([0.06, 0.12, 0.08]) * np.array(shape))
-    return ndimage.gaussian_filter(0.7 * brain - 0.6 * ventricle, 1.0).astype(np.float32)
+    brain = _ellipsoid(grid, np.zeros(3), 0.42 * np.array(shape))
+    ventricle = _ellipsoid(grid, np.zeros(3), np.exp(log_scale) * np.array([0.06, 0.12, 0.08]) * np.array(shape))
+    volume = ndimage.gaussian_filter(0.7 * brain - 0.6 * ventricle, 1.0)
+    if lesion_centre is not None:
+        distance2 = sum((grid[i] - lesion_centre[i]) ** 2 for i in range(3))
+        volume += LESION["amplitude"] * np.exp(-distance2 / (2.0 * LESION["sd_voxels"] ** 2))
+    return volume.astype(np.float32)
 
 
 def planted_volumes(family: str, label: str, n: int, shape: tuple[int, int, int], noise_std: float,
@@ -87,10 +95,10 @@ def planted_volumes(family: str, label: str, n: int, shape: tuple[int, int, int]
     """``n`` noisy volumes (n, D, H, W) of one label of the ``family`` cohort."""
     if family == "nonlinear":
         mean, sd = VENTRICLE_LOG_SCALE[label]
-        clean = np.stack([head_volume(shape, rng.normal(mean, sd), rng.uniform(-SHIFT_VOXELS, SHIFT_VOXELS))
+        clean = np.stack([head_volume(shape, rng.normal(mean, sd), rng.uniform(-LESION_REACH_VOXELS, LESION_REACH_VOXELS, 3))
                           for _ in range(n)])
     elif family == "linear":
-        base = head_volume(shape, VENTRICLE_LOG_SCALE[label][0], 0.0)
+        base = head_volume(shape, VENTRICLE_LOG_SCALE[label][0])
         clean = base + np.tensordot(rng.standard_normal((n, len(modes))), modes, axes=1)
     else:
         raise ValueError(f"unknown family {family!r}: nonlinear or linear")
@@ -104,13 +112,15 @@ def smooth_modes(shape: tuple[int, int, int], count: int, rng: np.random.Generat
     return (fields * (0.025 / np.sqrt(np.arange(1, count + 1)))[:, None, None, None]).astype(np.float32)
 
 
-def write_planted_cohort(out: Path, family: str, shape: tuple[int, int, int], noise_std: float, seed: int) -> Path:
-    """Write a model-ready stack and its split tables under ``out``; return the stack prefix."""
+def write_planted_cohort(out: Path, family: str, shape: tuple[int, int, int], noise_std: float, seed: int,
+                         train_size: int = SPLIT_SIZES["train"]) -> Path:
+    """Write a model-ready stack and its split tables under ``out`` (``train_size`` training volumes
+    per label, the other splits of ``SPLIT_SIZES``); return the stack prefix."""
     rng = np.random.default_rng(seed)
     modes = smooth_modes(shape, LINEAR_MODES, rng)
     volumes, rows = [], []
     for label in ("CN", "AD"):
-        for split, n in SPLIT_SIZES.items():
+        for split, n in {**SPLIT_SIZES, "train": train_size}.items():
             volumes.append(planted_volumes(family, label, n, shape, noise_std, rng, modes))
             rows += [{"participant_id": f"sub-{label}{split}{i:03d}", "session_id": "ses-M000", "diagnosis": label,
                       "split": split} for i in range(n)]
@@ -131,7 +141,7 @@ def study_row(train_params: dict, family: str, label: str, folder: Path) -> dict
     test = load_label_volumes(train_params["stack"], folder / "test.tsv", label)[0]
     batch = int(train_params["training"]["eval_batch_size"])
     kept, zeroed = evaluate_elbo(model, test, batch, seed=7), networks_zeroed_elbo(model, test, batch, 7)
-    return {"cohort": family, "label": label, "latent size": metrics["latent_size"],
+    return {"cohort": family, "label": label, "training volumes": metrics["n_train"], "latent size": metrics["latent_size"],
             "validation: start": bounds["start"], "kept - start": round(bounds["kept"] - bounds["start"], 1),
             "kept - networks zeroed": round(bounds["kept"] - bounds["networks_zeroed"], 1),
             "kept epoch": metrics["best_epoch"], "test: kept - start": round(kept - zeroed, 1)}
@@ -144,6 +154,8 @@ def main() -> None:
     parser.add_argument("--labels", nargs="+", default=["CN", "AD"])
     parser.add_argument("--noise-std", type=float, default=0.04)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-sizes", nargs="+", type=int, default=[SPLIT_SIZES["train"]],
+                        help="training volumes per label: one cohort each")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--set", action="append", default=[], help="train_vae key=value (dotted keys)")
     parser.add_argument("--write", default=None, help="also write the table to this markdown file")
@@ -152,10 +164,10 @@ def main() -> None:
     shape = tuple(params["preprocess"]["target_shape"])
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for family in args.families:
-            folder = Path(tmp) / family
+        for family, train_size in itertools.product(args.families, args.train_sizes):
+            folder = Path(tmp) / f"{family}-{train_size}"
             folder.mkdir()
-            prefix = write_planted_cohort(folder, family, shape, args.noise_std, args.seed)
+            prefix = write_planted_cohort(folder, family, shape, args.noise_std, args.seed, train_size)
             train_params = copy.deepcopy(params["train_vae"])
             train_params.update(stack=str(prefix), splits_dir=str(folder), out_dir=str(folder / "models"),
                                 metrics_dir=str(folder / "metrics"), state_dir=str(folder / "state"))
