@@ -50,6 +50,7 @@ from medaug.volumes import load_label_volumes  # noqa: E402
 
 
 def override(section: dict, assignment: str) -> None:
+    """Set ``section[a][b][c]`` from ``"a.b.c=value"``, the value read as YAML (1e-4 as a float)."""
     key, value = assignment.split("=", 1)
     *path, last = key.split(".")
     target = section
