@@ -160,7 +160,7 @@ def study_row(train_params: dict, family: str, label: str, folder: Path) -> dict
     test = load_label_volumes(train_params["stack"], folder / "test.tsv", label)[0]
     batch = int(train_params["training"]["eval_batch_size"])
     kept, zeroed = evaluate_elbo(model, test, batch, seed=EVAL_SEED), networks_zeroed_elbo(model, test, batch, EVAL_SEED)
-    linear, linear_size = best_linear_bound(train_params, folder, label, float(metrics["chosen_settings"]["observation_std"]))
+    linear, linear_size = best_linear_bound(train_params, folder, label, float(model.config.observation_std))
     return {"cohort": family, "label": label, "latent size": metrics["latent_size"],
             "validation: kept - start": round(bounds["kept"] - bounds["start"], 1),
             "kept - networks zeroed": round(bounds["kept"] - bounds["networks_zeroed"], 1),
